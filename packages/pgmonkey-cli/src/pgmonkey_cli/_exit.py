@@ -1,0 +1,8 @@
+"""Exit statuses shared by every command."""
+
+EXIT_OK = 0
+"""The operation succeeded."""
+EXIT_FAILURE = 1
+"""The operation was attempted and failed (connection refused, import aborted, ...)."""
+EXIT_USAGE = 2
+"""Bad usage or an invalid configuration: nothing was attempted."""

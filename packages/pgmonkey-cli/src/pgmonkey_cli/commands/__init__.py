@@ -1,0 +1,11 @@
+"""One module per top-level command; each exposes ``register(subparsers)``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from pgmonkey_cli.commands import pgconfig, pgexport, pgimport, pgserverconfig
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (pgconfig, pgserverconfig, pgimport, pgexport)
+
+__all__ = ["COMMAND_MODULES"]

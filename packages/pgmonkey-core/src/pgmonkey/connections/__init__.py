@@ -1,0 +1,1 @@
+"""The four pgmonkey connection types (placeholder: replaced by the connections work)."""
