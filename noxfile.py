@@ -47,10 +47,11 @@ TEST_REQUIREMENTS = [
     "psycopg[binary]",
 ]
 FRAMEWORKS = {
-    "flask": ["Flask", "httpx"],
-    "fastapi": ["fastapi", "httpx", "uvicorn"],
-    "django": ["Django"],
+    "flask": ["Flask", "httpx", "gunicorn"],
+    "fastapi": ["fastapi", "httpx", "uvicorn", "asgi-lifespan"],
+    "django": ["Django", "gunicorn"],
 }
+ALL_FRAMEWORKS = [req for reqs in FRAMEWORKS.values() for req in reqs]
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -77,10 +78,8 @@ def _local_packages(*names: str) -> list[str]:
 
 
 def _install_editable(session: nox.Session, *names: str, extra: list[str] | None = None) -> None:
-    args: list[str] = []
-    for path in _local_packages(*names):
-        args += ["-e", path]
-    session.install(*args, *TEST_REQUIREMENTS, *(extra or []))
+    editable = [arg for path in _local_packages(*names) for arg in ("-e", path)]
+    session.install(*editable, *TEST_REQUIREMENTS, *(extra or []))
 
 
 def _pytest(session: nox.Session, *paths: str, args: tuple[str, ...] = ()) -> None:
@@ -89,21 +88,78 @@ def _pytest(session: nox.Session, *paths: str, args: tuple[str, ...] = ()) -> No
     A folder without any test module skips the session with a message instead of letting
     pytest exit with status 5 ("no tests ran"): an empty suite is reported, never hidden.
     """
-    targets = list(session.posargs) or [
-        p for p in paths if any((ROOT / p).rglob("test_*.py"))
-    ]
+    targets = list(session.posargs) or [p for p in paths if any((ROOT / p).rglob("test_*.py"))]
     if not targets:
         session.skip(f"no test modules in {', '.join(paths)} yet")
     session.run("python", "-m", "pytest", *args, *targets, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @nox.session(python=PYTHONS, tags=["ci"])
-@nox.parametrize("package", list(PACKAGES))
+@nox.parametrize("package", ["core", "cli"])
 def tests(session: nox.Session, package: str) -> None:
-    """Run one package's tests against real PostgreSQL servers."""
-    deps = ["cli"] if package == "cli" else [package]
-    _install_editable(session, *deps, extra=FRAMEWORKS.get(package, []))
+    """Run the core's or the CLI's tests against real PostgreSQL servers."""
+    _install_editable(session, package)
     _pytest(session, *TEST_DIRS[package])
+
+
+# The extensions are tested across Python 3.10-3.13 through their framework matrices.
+# Each entry: (python, framework requirement, psycopg requirements, run slow tests too).
+OLDEST_PSYCOPG = ["psycopg[binary]==3.1.12", "psycopg-pool==3.2.0"]
+NEWEST_PSYCOPG = ["psycopg[binary]", "psycopg-pool"]
+FLASK_MATRIX = [
+    ("3.10", "Flask==2.3.*", OLDEST_PSYCOPG, False),
+    ("3.11", "Flask==3.0.*", NEWEST_PSYCOPG, False),
+    ("3.12", "Flask==3.1.*", OLDEST_PSYCOPG, False),
+    ("3.13", "Flask==3.1.*", NEWEST_PSYCOPG, True),
+]
+FASTAPI_MATRIX = [
+    ("3.10", "fastapi==0.95.*", [*OLDEST_PSYCOPG, "httpx<0.28"], False),
+    ("3.11", "fastapi==0.115.*", NEWEST_PSYCOPG, False),
+    ("3.12", "fastapi==0.121.*", NEWEST_PSYCOPG, False),
+    ("3.13", "fastapi", NEWEST_PSYCOPG, True),
+]
+DJANGO_MATRIX = [
+    ("3.10", "Django==4.2.*", OLDEST_PSYCOPG, False),
+    ("3.11", "Django==5.2.*", NEWEST_PSYCOPG, False),
+    ("3.13", "Django>=6.0,<7", NEWEST_PSYCOPG, True),
+]
+
+
+def _framework_session(
+    session: nox.Session, package: str, framework: str, psycopg: list[str], slow: bool
+) -> None:
+    _install_editable(session, package, extra=[*FRAMEWORKS[package]])
+    session.install(framework, *psycopg)
+    _pytest(session, *TEST_DIRS[package], args=() if slow else ("-m", "not slow"))
+
+
+def _matrix_ids(matrix: list[tuple[str, str, list[str], bool]]) -> list[str]:
+    """Readable ids such as ``3.10-Flask==2.3.*-oldest``."""
+    return [
+        f"{py}-{fw}-{'oldest' if deps[:2] == OLDEST_PSYCOPG else 'newest'}"
+        for py, fw, deps, _ in matrix
+    ]
+
+
+@nox.session(tags=["ci"])
+@nox.parametrize("python,framework,psycopg,slow", FLASK_MATRIX, ids=_matrix_ids(FLASK_MATRIX))
+def flask(session: nox.Session, framework: str, psycopg: list[str], slow: bool) -> None:
+    """Test pgmonkey-flask with a Flask version and oldest or newest psycopg."""
+    _framework_session(session, "flask", framework, psycopg, slow)
+
+
+@nox.session(tags=["ci"])
+@nox.parametrize("python,framework,psycopg,slow", FASTAPI_MATRIX, ids=_matrix_ids(FASTAPI_MATRIX))
+def fastapi(session: nox.Session, framework: str, psycopg: list[str], slow: bool) -> None:
+    """Test pgmonkey-fastapi with a FastAPI version and oldest or newest psycopg."""
+    _framework_session(session, "fastapi", framework, psycopg, slow)
+
+
+@nox.session(tags=["ci"])
+@nox.parametrize("python,framework,psycopg,slow", DJANGO_MATRIX, ids=_matrix_ids(DJANGO_MATRIX))
+def django(session: nox.Session, framework: str, psycopg: list[str], slow: bool) -> None:
+    """Test pgmonkey-django with a Django version and oldest or newest psycopg."""
+    _framework_session(session, "django", framework, psycopg, slow)
 
 
 @nox.session(python=PYTHONS[0], tags=["ci"])
@@ -111,7 +167,7 @@ def minimums(session: nox.Session) -> None:
     """Run the core and CLI tests with the lowest allowed direct dependencies."""
     session.install(
         "--resolution=lowest-direct",
-        *(sum((["-e", p] for p in _local_packages("cli")), [])),
+        *[arg for path in _local_packages("cli") for arg in ("-e", path)],
     )
     session.install(*TEST_REQUIREMENTS[:-1], "--resolution=lowest-direct", "psycopg[binary]")
     _pytest(session, "tests/core", "tests/cli")
@@ -131,7 +187,7 @@ def typecheck(session: nox.Session) -> None:
     _install_editable(
         session,
         *PACKAGES,
-        extra=["mypy>=1.13", "types-PyYAML", *sum(FRAMEWORKS.values(), []), "django-stubs"],
+        extra=["mypy>=1.13", "types-PyYAML", *ALL_FRAMEWORKS, "django-stubs"],
     )
     session.run(
         "mypy",
@@ -168,7 +224,7 @@ def build(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1], tags=["ci"])
 def reliability(session: nox.Session) -> None:
     """Run the fault, load and security suite and print its summary table."""
-    _install_editable(session, *PACKAGES, extra=sum(FRAMEWORKS.values(), []))
+    _install_editable(session, *PACKAGES, extra=ALL_FRAMEWORKS)
     _pytest(session, "tests/reliability")
 
 
@@ -176,7 +232,7 @@ def reliability(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation with Sphinx, treating warnings as errors."""
     _install_editable(
-        session, *PACKAGES, extra=["sphinx>=7", "furo", "myst-parser>=2", *sum(FRAMEWORKS.values(), [])]
+        session, *PACKAGES, extra=["sphinx>=7", "furo", "myst-parser>=2", *ALL_FRAMEWORKS]
     )
     out = ROOT / "docs" / "_build" / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(out))
@@ -185,7 +241,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[1])
 def bench(session: nox.Session) -> None:
     """Run the benchmarks: ratios against baselines measured in the same run (JSON results)."""
-    _install_editable(session, *PACKAGES, extra=sum(FRAMEWORKS.values(), []))
+    _install_editable(session, *PACKAGES, extra=ALL_FRAMEWORKS)
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

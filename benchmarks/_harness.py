@@ -11,7 +11,6 @@ Results are printed as a table and written to ``benchmarks/results/results.json`
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
