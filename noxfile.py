@@ -230,12 +230,13 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1], tags=["ci"])
 def docs(session: nox.Session) -> None:
-    """Build the documentation with Sphinx, treating warnings as errors."""
+    """Build the docs (warnings are errors) and run every README and docs example."""
     _install_editable(
         session, *PACKAGES, extra=["sphinx>=7", "furo", "myst-parser>=2", *ALL_FRAMEWORKS]
     )
     out = ROOT / "docs" / "_build" / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(out))
+    _pytest(session, "tests/docs")
 
 
 @nox.session(python=PYTHONS[1])
