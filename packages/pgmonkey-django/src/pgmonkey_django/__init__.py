@@ -1,0 +1,37 @@
+"""Django ``DATABASES`` from a pgmonkey YAML file, with Django's native psycopg pool.
+
+Example:
+    >>> # settings.py
+    >>> from pgmonkey_django import database_config, databases
+    >>> DATABASES = {"default": database_config(BASE_DIR / "pg.yaml")}  # doctest: +SKIP
+    >>> DATABASES = databases({  # doctest: +SKIP
+    ...     "default": "primary.yaml",
+    ...     "replica": ("replica.yaml", {"pool": False, "conn_max_age": 60}),
+    ... })
+
+Add ``"pgmonkey_django"`` to ``INSTALLED_APPS`` (optional) for system checks, the
+``pgmonkey_check`` management command and automatic fork safety.
+"""
+
+from pgmonkey_django._config import (
+    ENGINE,
+    DBConfig,
+    PgMonkeyDjangoWarning,
+    PoolFallbackWarning,
+    database_config,
+    databases,
+)
+from pgmonkey_django._fork import forget_inherited_connections, install_fork_safety
+from pgmonkey_django._version import __version__
+
+__all__ = [
+    "ENGINE",
+    "DBConfig",
+    "PgMonkeyDjangoWarning",
+    "PoolFallbackWarning",
+    "__version__",
+    "database_config",
+    "databases",
+    "forget_inherited_connections",
+    "install_fork_safety",
+]
