@@ -115,7 +115,7 @@ class PgBouncer:
     port: int
     pool_mode: str
     host: str = "127.0.0.1"
-    users: dict[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict, repr=False)
     settings: dict[str, str] = field(default_factory=dict)
     _account: tuple[int, int] | None = field(default=None, repr=False)
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)

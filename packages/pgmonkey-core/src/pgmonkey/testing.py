@@ -426,14 +426,14 @@ class PostgresServer(ServerBase):
     bindir: Path
     workdir: Path
     port: int
-    password: str
+    password: str = field(repr=False)
     host: str = "127.0.0.1"
     superuser: str = SUPERUSER
     settings: dict[str, str] = field(default_factory=dict)
     ipv6: bool = False
     _account: _Account | None = field(default=None, repr=False)
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    roles: dict[str, str | None] = field(default_factory=dict)
+    roles: dict[str, str | None] = field(default_factory=dict, repr=False)
     databases: list[str] = field(default_factory=list)
     certificates: Certificates | None = None
     require_ssl: bool = False
@@ -671,7 +671,9 @@ class PostgresServer(ServerBase):
             raise TestServerError("wait_for_replay(): this server is not a standby")
         with self.primary.connect() as conn:
             conn.execute(b"SET synchronous_commit = on")
-            conn.execute(b"SELECT txid_current()")  # a commit that flushes the WAL before it
+            # A transaction that writes WAL and commits synchronously flushes all WAL before it.
+            with conn.transaction():
+                conn.execute(b"SELECT pg_logical_emit_message(true, 'pgmonkey.testing', '')")
             row = conn.execute(b"SELECT pg_current_wal_flush_lsn()::text").fetchone()
         assert row is not None
         target = row[0]
@@ -1149,12 +1151,13 @@ else:
             yield server
 
     @pytest.fixture(scope="session")
-    def pg_bouncer(pg_server: ServerBase) -> Iterator[PgBouncer]:
+    def pg_bouncer(request: pytest.FixtureRequest) -> Iterator[PgBouncer]:
         """A transaction-mode PgBouncer in front of ``pg_server``.
 
-        Skipped with the reason when ``pgbouncer`` is missing; a failure instead when
-        ``PGMONKEY_REQUIRE_PGBOUNCER=1``.
+        Skipped with the reason when ``pgbouncer`` is missing (before ``pg_server`` is
+        started); a failure instead when ``PGMONKEY_REQUIRE_PGBOUNCER=1``.
         """
         executable = require_pgbouncer()
-        with start_pgbouncer(pg_server, "transaction", executable=executable) as bouncer:
+        server = request.getfixturevalue("pg_server")
+        with start_pgbouncer(server, "transaction", executable=executable) as bouncer:
             yield bouncer
