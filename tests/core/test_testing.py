@@ -8,6 +8,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,9 +18,8 @@ from pgmonkey.errors import TestServerError
 from pgmonkey.testing import PostgresServer, start_server
 
 
-def _connect(cfg: dict[str, object]) -> psycopg.Connection[tuple[object, ...]]:
-    settings = dict(cfg["connection_settings"])  # type: ignore[call-overload]
-    return psycopg.connect(make_conninfo("", **settings), autocommit=True)
+def _connect(cfg: dict[str, Any]) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(make_conninfo("", **cfg["connection_settings"]), autocommit=True)
 
 
 def test_server_answers_queries_over_tcp(pg_server: PostgresServer) -> None:
@@ -32,7 +32,7 @@ def test_pg_database_is_fresh_and_dropped(pg_server: PostgresServer) -> None:
     assert not any(n.startswith("pgmonkey_test_") for n in names)
 
 
-def test_pg_database_config_connects_to_its_own_database(pg_database: dict[str, object]) -> None:
+def test_pg_database_config_connects_to_its_own_database(pg_database: dict[str, Any]) -> None:
     with _connect(pg_database) as conn:
         row = conn.execute("SELECT current_database(), current_user").fetchone()
     assert row is not None

@@ -118,5 +118,5 @@ def test_killed_process_leaves_no_pgbouncer(pg_server: PostgresServer) -> None:
     while workdir.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not workdir.exists()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(port_text)), timeout=2).close()
