@@ -22,7 +22,7 @@ from pgmonkey_django._compat import pool_unavailable_reason
 
 PROJECT_SETTINGS = "tests.ext_django.project.settings"
 APP_NAME = "pgm-django-tests"
-STATEMENT_TIMEOUT = "4321ms"
+STATEMENT_TIMEOUT = "2345ms"
 SEARCH_PATH = 'public, "$user"'
 POOL_MAX = 4
 POOLING = pool_unavailable_reason() is None
