@@ -150,3 +150,16 @@ def test_embedded_binaries_lack_ssl() -> None:
         assert testing.bindir_supports_ssl(bindir) is False
     with pytest.raises(TestServerError, match="built without SSL support"):
         testing.start_server(ssl=True, bindir=embedded[0])
+
+
+def test_standby_of_an_ssl_server_keeps_ssl_and_certificates(
+    pg_ssl_server: PostgresServer,
+) -> None:
+    with pg_ssl_server.start_standby() as standby:
+        certs = standby.certificates
+        assert certs is not None
+        assert certs.server_key.parent == standby.ssl_dir
+        assert standby.execute("SHOW ssl_cert_file") == [(str(certs.server_cert),)]
+        assert _ssl_row(standby.cert_config())[:2] == ("certuser", True)
+        with pytest.raises(psycopg.OperationalError, match="no encryption"):
+            _connect(standby.config(ssl=False))

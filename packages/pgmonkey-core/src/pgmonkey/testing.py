@@ -387,15 +387,22 @@ if os.path.exists(os.path.join(datadir, "postmaster.pid")):
 shutil.rmtree(workdir, ignore_errors=True)
 """
 
-# Servers and bouncers still open, closed at interpreter exit (the watchdogs cover crashes).
-_LIVE: dict[int, PostgresServer | PgBouncer] = {}
+# Servers and bouncers still open, with the pid of the process that started them; closed at
+# interpreter exit (the watchdogs cover crashes). A forked child never closes its parent's.
+_LIVE: dict[int, tuple[int, PostgresServer | PgBouncer]] = {}
+
+
+def _register(item: PostgresServer | PgBouncer) -> None:
+    _LIVE[id(item)] = (os.getpid(), item)
 
 
 @atexit.register
 def _close_leftovers() -> None:
-    for item in list(_LIVE.values()):
-        with contextlib.suppress(Exception):
-            item.close()
+    for pid, item in list(_LIVE.values()):
+        if pid == os.getpid():
+            with contextlib.suppress(Exception):
+                item.close()
+    _LIVE.clear()
 
 
 # --------------------------------------------------------------------------- server
@@ -806,7 +813,7 @@ def _new_server(
         ipv6=_ipv6_loopback_available(),
         _account=_Account.for_server(),
     )
-    _LIVE[id(server)] = server
+    _register(server)
     try:
         server.socket_dir.mkdir(mode=0o700)
         os.chmod(workdir, 0o755)  # noqa: S103 - the server account must reach data/
@@ -1018,7 +1025,7 @@ def start_pgbouncer(
         executable=executable,
         account=account.ids if account is not None else None,
     )
-    _LIVE[id(bouncer)] = bouncer
+    _register(bouncer)
     return bouncer
 
 
