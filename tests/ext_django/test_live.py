@@ -48,9 +48,7 @@ def wsgi_get(path: str, query: str = "") -> tuple[int, dict[str, Any]]:
 
 def committed_items(project: Project) -> int:
     """The item count seen by a separate superuser session (only committed rows)."""
-    rows = project.server.execute(
-        "SELECT count(*) FROM pgmdjproject_item", dbname=project.dbname
-    )
+    rows = project.server.execute("SELECT count(*) FROM pgmdjproject_item", dbname=project.dbname)
     return int(rows[0][0])
 
 
@@ -150,7 +148,8 @@ def test_test_database_can_be_dropped(project: Project) -> None:
     finally:
         creation.creation.destroy_test_db(old_name, verbosity=0)
     # Dropped without FORCE by Django itself: no session was left behind.
-    assert project.server.execute(
-        "SELECT datname FROM pg_database WHERE datname = %s", [test_name]
-    ) == []
+    assert (
+        project.server.execute("SELECT datname FROM pg_database WHERE datname = %s", [test_name])
+        == []
+    )
     assert creation.settings_dict["NAME"] == old_name
