@@ -13,11 +13,16 @@ def _session() -> dict[str, object]:
             "current_setting('search_path')"
         )
         pid, statement_timeout, search_path = cursor.fetchone()
-    return {"backend": pid, "statement_timeout": statement_timeout, "search_path": search_path}
+    return {
+        "backend": pid,
+        "statement_timeout": statement_timeout,
+        "search_path": search_path,
+        "worker": os.getpid(),
+    }
 
 
 def info(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({**_session(), "worker": os.getpid(), "items": Item.objects.count()})
+    return JsonResponse({**_session(), "items": Item.objects.count()})
 
 
 def create(request: HttpRequest) -> JsonResponse:

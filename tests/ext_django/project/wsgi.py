@@ -16,4 +16,8 @@ if os.environ.get("PGMONKEY_DJANGO_CONNECT_AT_IMPORT") == "1":
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+        cursor.execute("SELECT pg_backend_pid()")
+        master_backend = cursor.fetchone()[0]
+    if os.environ.get("PGMONKEY_DJANGO_MASTER_BACKEND_FILE"):
+        with open(os.environ["PGMONKEY_DJANGO_MASTER_BACKEND_FILE"], "w") as fh:
+            fh.write(str(master_backend))
