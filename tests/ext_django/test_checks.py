@@ -17,7 +17,7 @@ ENGINE = "django.db.backends.postgresql"
 
 
 def ids(entry: dict[str, Any]) -> list[str]:
-    return [m.id for m in check_database("default", {"ENGINE": ENGINE, **entry})]
+    return [str(m.id) for m in check_database("default", {"ENGINE": ENGINE, **entry})]
 
 
 def test_the_project_passes_its_checks(project: Project) -> None:

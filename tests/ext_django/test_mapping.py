@@ -97,7 +97,7 @@ def build(*args: Any, **kwargs: Any) -> Any:
         return database_config(*args, **kwargs)
 
 
-def assert_no_pool_anywhere(entry: dict[str, Any]) -> None:
+def assert_no_pool_anywhere(entry: Any) -> None:
     assert "pool" not in entry["OPTIONS"]
     assert "pool" not in repr(sorted(entry["OPTIONS"]))
 
@@ -259,7 +259,7 @@ def test_pool_key_invariants(
         assert "pool" not in entry["OPTIONS"]
     pool_value = entry["OPTIONS"].get("pool")
     if pool_value is None:
-        assert entry["CONN_MAX_AGE"] >= 0
+        assert (entry["CONN_MAX_AGE"] or 0) >= 0
         return
     assert entry["CONN_MAX_AGE"] == 0
     assert pool_value is True or (pool_value and set(pool_value) <= accepted_pool_keys())
@@ -301,7 +301,7 @@ def test_session_settings_section_choice() -> None:
     )
     assert "options" not in build(cfg, session_settings=None)["OPTIONS"]
     with pytest.raises(ConfigValidationError, match="session_settings='other'"):
-        build(cfg, session_settings="other")  # type: ignore[arg-type]
+        build(cfg, session_settings="other")
 
 
 @pytest.mark.parametrize("name", ["bad name", "x;y", "1abc", "", "a..b", "-c"])

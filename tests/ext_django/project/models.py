@@ -1,8 +1,10 @@
+from __future__ import annotations
+
 from django.db import models
 
 
 class Item(models.Model):
-    name = models.CharField(max_length=100)
+    name: models.CharField[str, str] = models.CharField(max_length=100)
 
     class Meta:
         app_label = "pgmdjproject"
