@@ -10,27 +10,61 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgmonkey_cli.commands import COMMAND_MODULES
 
+DEBUG_HELP = "Show the traceback of unexpected errors."
+
+
+class PgMonkeyArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors take two lines and exit with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` and a hint, then exit with status 2."""
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: error: {message}\nTry '{self.prog} --help' for more information.\n",
+        )
+
+
+def _subparser_actions(parser: argparse.ArgumentParser) -> list[argparse._SubParsersAction[Any]]:
+    return [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Give every command parser ``--debug``, and group parsers a help-printing handler."""
+    groups = _subparser_actions(parser)
+    if not groups:
+        if not any("--debug" in a.option_strings for a in parser._actions):
+            parser.add_argument(
+                "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+            )
+        return
+    if parser.get_default("handler") is None:
+        parser.set_defaults(handler=None, group_parser=parser)
+    for group in groups:
+        for child in dict.fromkeys(group.choices.values()):
+            _finish(child)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``pgmonkey`` parser with every command registered."""
-    parser = argparse.ArgumentParser(
+    parser = PgMonkeyArgumentParser(
         prog="pgmonkey",
-        description="pgmonkey: manage PostgreSQL connection configs, check servers, "
-        "and move CSV data in and out of tables.",
+        description="pgmonkey: A tool to assist with database connections and manage data.",
     )
     parser.add_argument(
-        "--version", action="store_true", help="show installed pgmonkey versions and exit"
+        "--version",
+        action="store_true",
+        help="show the installed pgmonkey distributions, psycopg and libpq, and exit",
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks for unexpected errors"
-    )
-    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="<command>")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    subparsers = parser.add_subparsers(title="commands", dest="command", help="Available commands")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    _finish(parser)
     return parser
 
 
@@ -45,11 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help(sys.stderr)
+        group: argparse.ArgumentParser = getattr(args, "group_parser", None) or parser
+        group.print_help(sys.stderr)
         return EXIT_USAGE
     from pgmonkey_cli._errors import run_handler
 
     return run_handler(handler, args)
 
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "PgMonkeyArgumentParser", "build_parser", "main"]

@@ -9,14 +9,37 @@ from collections.abc import Callable
 
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_USAGE
 
+__all__ = ["Handler", "format_error", "run_handler"]
+
 Handler = Callable[[argparse.Namespace], int]
+
+_MAX_DETAIL = 300
+
+
+def format_error(exc: BaseException) -> str:
+    """Return ``exc``'s message on at most two lines.
+
+    The first non-empty line of the message is kept as is; further lines (psycopg's
+    "Multiple connection attempts failed" details, for instance) are joined on a second line.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first, rest = lines[0], lines[1:]
+    if not rest:
+        return first
+    detail = "; ".join(rest)
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[: _MAX_DETAIL - 3] + "..."
+    return f"{first}\n  {detail}"
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     """Call ``handler`` and map pgmonkey's errors to exit statuses.
 
     Configuration errors exit with 2, every other failure with 1. The message goes to stderr
-    on one line; ``--debug`` adds the traceback.
+    on one or two lines; ``--debug`` adds the traceback. Unexpected exceptions (bugs) are
+    reported the same way, with their type, and exit with 1.
     """
     from pgmonkey.errors import ConfigError, PgMonkeyError
 
@@ -31,9 +54,24 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except PgMonkeyError as exc:
         _report(exc, args)
         return EXIT_FAILURE
+    except BrokenPipeError:
+        # `pgmonkey ... | head`: the reader went away; nothing left to say.
+        sys.stderr.close()
+        return EXIT_FAILURE
+    except Exception as exc:
+        _report(exc, args, unexpected=True)
+        return EXIT_FAILURE
 
 
-def _report(exc: BaseException, args: argparse.Namespace) -> None:
-    if getattr(args, "debug", False):
-        traceback.print_exception(exc)
-    print(f"pgmonkey: error: {exc}", file=sys.stderr)
+def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = False) -> None:
+    debug = bool(getattr(args, "debug", False))
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    message = format_error(exc)
+    if unexpected:
+        psycopg_error = type(exc).__module__.startswith("psycopg")
+        if not psycopg_error:
+            message = f"unexpected {type(exc).__name__}: {message}"
+            if not debug and "\n" not in message:
+                message += "\n  (run again with --debug to see the traceback)"
+    print(f"pgmonkey: error: {message}", file=sys.stderr)
