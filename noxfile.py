@@ -121,8 +121,10 @@ FASTAPI_MATRIX = [
 ]
 DJANGO_MATRIX = [
     ("3.10", "Django==4.2.*", OLDEST_PSYCOPG, False),
+    ("3.10", "Django==5.2.*", OLDEST_PSYCOPG, False),
     ("3.11", "Django==5.2.*", NEWEST_PSYCOPG, False),
-    ("3.13", "Django>=6.0,<7", NEWEST_PSYCOPG, True),
+    ("3.12", "Django==6.0.*", NEWEST_PSYCOPG, False),
+    ("3.13", "Django>=6.1,<7", NEWEST_PSYCOPG, True),
 ]
 
 
