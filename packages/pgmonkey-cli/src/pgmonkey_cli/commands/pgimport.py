@@ -1,11 +1,138 @@
-"""`pgmonkey pgimport` (placeholder)."""
+"""``pgmonkey pgimport``: load a CSV or text file into a table, losslessly and atomically."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from pgmonkey_cli._options import add_config_options
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    """Add the `pgimport` command."""
-    subparsers.add_parser("pgimport", help="(not built yet)")
+__all__ = ["add_format_options", "register"]
+
+DESCRIPTION = """\
+Import a CSV or text file into a table in one transaction: either every row is imported
+exactly, or nothing is (the error names the line, the column and the problem).
+
+On first use the file's encoding, delimiter, quote character and header are detected and
+written next to it (data.csv -> data.pgimport.yaml); later runs read that file. Flags
+override it. A missing table is created from the header (text columns, or --infer-types).
+An unquoted empty field is NULL, a quoted "" is the empty string (as in PostgreSQL's COPY).
+"""
+
+
+def _char(value: str) -> str:
+    named = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    return named.get(value.lower() if len(value) > 1 else value, value)
+
+
+def add_format_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--delimiter``, ``--quote``, ``--encoding``, ``--header/--no-header``, ``--null``."""
+    group = parser.add_argument_group("CSV format (overrides the settings file)")
+    group.add_argument(
+        "--delimiter", type=_char, help="Field delimiter: one character, or tab/'\\t'."
+    )
+    group.add_argument("--quote", type=_char, help='Quote character (default ").')
+    group.add_argument(
+        "--encoding", help="File encoding: utf-8, utf-8-sig, utf-16, latin-1, cp1252, ..."
+    )
+    group.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Whether the first record holds the column names.",
+    )
+    group.add_argument(
+        "--null",
+        metavar="TEXT",
+        help='Unquoted text meaning NULL (default: the empty field; a quoted "" is never NULL).',
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``pgimport`` command."""
+    parser = subparsers.add_parser(
+        "pgimport",
+        help="Import CSV and text files to the PostgreSQL database",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--import_file",
+        "--import-file",
+        dest="import_file",
+        metavar="IMPORT_FILE",
+        required=True,
+        help="Path to the file to import.",
+    )
+    parser.add_argument(
+        "--table",
+        required=True,
+        help="Name of the target table in the database (schema.table or table; "
+        'double-quote a name containing dots: \'"my.table"\').',
+    )
+    add_config_options(parser)
+    add_format_options(parser)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--if-exists",
+        dest="if_exists",
+        choices=["append", "truncate", "fail"],
+        default="append",
+        help="When the table exists: append rows (default), empty it first (same "
+        "transaction), or fail.",
+    )
+    mode.add_argument(
+        "--truncate",
+        dest="if_exists",
+        action="store_const",
+        const="truncate",
+        help="Same as --if-exists truncate.",
+    )
+    parser.add_argument(
+        "--infer-types",
+        action="store_true",
+        help="When creating the table, pick integer/bigint/numeric/boolean/date/timestamp "
+        "columns from a sample (default: all text).",
+    )
+    parser.add_argument(
+        "--config-only",
+        action="store_true",
+        help="Only detect the format and write the settings file; import nothing.",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="Print nothing but errors (no progress bar)."
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def format_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The format flags that were given (``None`` for the others)."""
+    return {
+        "encoding": args.encoding,
+        "delimiter": args.delimiter,
+        "quote": args.quote,
+        "header": args.header,
+        "null": args.null,
+    }
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pgmonkey_cli._transfer._connect import connect, load_connection_config
+    from pgmonkey_cli._transfer._importer import ImportRequest, run_import
+
+    cfg = None if args.config_only else load_connection_config(args)
+    request = ImportRequest(
+        data_file=Path(args.import_file),
+        table=args.table,
+        overrides=format_overrides(args),
+        config_only=args.config_only,
+        infer_types=args.infer_types,
+        if_exists=args.if_exists,
+        quiet=args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    run_import(request, lambda: connect(cfg or {}, autocommit=False), sys.stdout)
+    return 0

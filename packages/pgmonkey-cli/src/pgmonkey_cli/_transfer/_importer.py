@@ -1,0 +1,535 @@
+"""``pgmonkey pgimport``: one transaction, the server parses, lossless or nothing."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pgmonkey_cli._transfer._detect import (
+    SAMPLE_BYTES,
+    detect_dialect,
+    detect_encoding,
+    sample_records,
+)
+from pgmonkey_cli._transfer._encodings import bom_length, detect_bom
+from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
+from pgmonkey_cli._transfer._names import (
+    normalise_column_name,
+    normalise_column_names,
+    parse_table_name,
+    settings_path,
+)
+from pgmonkey_cli._transfer._progress import ProgressBar
+from pgmonkey_cli._transfer._settings import (
+    CsvFormat,
+    read_settings,
+    validate_format,
+    write_settings,
+)
+from pgmonkey_cli._transfer._stream import CopySource, record_start_line
+from pgmonkey_cli._transfer._types import infer_column_types
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["ImportRequest", "ImportResult", "run_import"]
+
+TYPE_SAMPLE_BYTES = 1 << 20
+"""How much of the file the header parse and ``--infer-types`` look at (1 MiB)."""
+
+IF_EXISTS_MODES = ("append", "truncate", "fail")
+
+
+@dataclass
+class ImportRequest:
+    """What to import, and how (the parsed command line).
+
+    Attributes:
+        data_file: The CSV/text file.
+        table: ``--table`` as typed (``[schema.]table``, parts may be double-quoted).
+        overrides: Format flags given on the command line (``None`` values: not given).
+        config_only: Stop after writing the settings file.
+        infer_types: Pick column types from a sample when creating the table.
+        if_exists: ``append``, ``truncate`` or ``fail``.
+        quiet: Print nothing but errors.
+        progress: Draw a progress bar.
+    """
+
+    data_file: Path
+    table: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    config_only: bool = False
+    infer_types: bool = False
+    if_exists: str = "append"
+    quiet: bool = False
+    progress: bool = False
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    rows: int = 0
+    seconds: float = 0.0
+    table: str = ""
+    created: bool = False
+    settings_file: Path | None = None
+    settings_written: bool = False
+    format: CsvFormat = field(default_factory=CsvFormat)
+
+
+@dataclass
+class _Sample:
+    size: int
+    empty: bool  # no data at all (0 bytes, or only a byte-order mark)
+    records: list[list[str]]
+
+
+def run_import(
+    request: ImportRequest,
+    connect: Callable[[], psycopg.Connection[Any]],
+    out: TextIO,
+) -> ImportResult:
+    """Import ``request.data_file`` into ``request.table``.
+
+    Args:
+        request: The parsed command line.
+        connect: Opens the (non-autocommit) connection; called only when there is work.
+        out: Where informational messages go.
+
+    Raises:
+        TransferUsageError: bad arguments or settings (exit 2).
+        ImportDataError: the import was aborted; nothing was committed (exit 1).
+    """
+    path = request.data_file
+    if not path.exists():
+        raise TransferUsageError(f"import file not found: {path}")
+    if not path.is_file():
+        raise TransferUsageError(f"import file is not a regular file: {path}")
+    schema, table = parse_table_name(request.table)
+    if request.if_exists not in IF_EXISTS_MODES:
+        raise TransferUsageError(f"--if-exists: expected one of {', '.join(IF_EXISTS_MODES)}")
+
+    def say(message: str) -> None:
+        if not request.quiet:
+            print(message, file=out, flush=True)
+
+    result = ImportResult()
+    fmt = _resolve_format(request, result, say)
+    result.format = fmt
+    if request.config_only:
+        return result
+
+    sample = _read_sample(path, fmt)
+    conn = connect()
+    try:
+        _import(conn, request, fmt, sample, (schema, table), result, say)
+    finally:
+        conn.close()
+    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
+    say(
+        f"Imported {result.rows:,} rows into {result.table} in {result.seconds:.2f} s "
+        f"({rate:,.0f} rows/s)."
+    )
+    return result
+
+
+# -- format: settings file, detection, flags ---------------------------------------------
+
+
+def _resolve_format(
+    request: ImportRequest, result: ImportResult, say: Callable[[str], None]
+) -> CsvFormat:
+    path = request.data_file
+    settings_file = settings_path(path, "pgimport")
+    if settings_file.resolve() == path.resolve():
+        raise TransferUsageError(f"{path}: the data file cannot be named like a settings file")
+    result.settings_file = settings_file
+    flags = {k: v for k, v in request.overrides.items() if v is not None}
+    if settings_file.exists():
+        values = read_settings(settings_file)
+        base = validate_format(CsvFormat().merged(values), source=str(settings_file))
+        fmt = validate_format(base.merged(flags))
+        if not request.quiet and request.config_only:
+            say(f"Import settings already exist: {settings_file} (not changed)")
+        return fmt
+    fmt = _detect(path, flags, say)
+    try:
+        written = write_settings(settings_file, fmt, kind="pgimport", data_file=path)
+    except OSError as exc:
+        say(f"Could not write the import settings file {settings_file}: {exc.strerror}")
+        written = False
+    result.settings_written = written
+    if written:
+        say(f"Import settings written to {settings_file}")
+    return fmt
+
+
+def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) -> CsvFormat:
+    with open(path, "rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+        complete = not fh.read(1)
+    if "encoding" in flags:
+        fmt = validate_format(CsvFormat(encoding=flags["encoding"]))
+        encoding = fmt.encoding
+        how = "from --encoding"
+    else:
+        guess = detect_encoding(head)
+        encoding = guess.encoding
+        how = f"by {guess.method}"
+        if guess.confidence is not None:
+            how += f", confidence {guess.confidence:.2f}"
+    text = _decode_sample(head, encoding, final=complete)
+    dialect = detect_dialect(text, complete=complete)
+    detected = CsvFormat(
+        encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=dialect.header
+    )
+    fmt = validate_format(detected.merged(flags))
+    say(
+        f"Detected format of {path.name}: encoding {encoding} ({how}), "
+        f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, "
+        f"header {'yes' if fmt.header else 'no'}"
+    )
+    return fmt
+
+
+def _decode_sample(head: bytes, encoding: str, *, final: bool) -> str:
+    bom = detect_bom(head[:4])
+    if bom is not None and bom[0] == "utf-8-sig":
+        head = head[bom[1] :]
+    elif bom_length(head[:4], encoding):
+        head = head[bom_length(head[:4], encoding) :]
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    return decoder.decode(head, final=final)
+
+
+def _read_sample(path: Path, fmt: CsvFormat) -> _Sample:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(TYPE_SAMPLE_BYTES)
+        complete = not fh.read(1)
+    text = _decode_sample(head, fmt.encoding, final=complete)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    records = sample_records(
+        text, delimiter=fmt.delimiter, quote=fmt.quote, complete=complete, limit=100_000
+    )
+    return _Sample(size=size, empty=(text == ""), records=records)
+
+
+# -- the transaction ------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    schema: str
+    name: str
+    columns: list[str]  # COPY column list, in file order
+    created: bool
+
+
+def _import(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    sample: _Sample,
+    name: tuple[str | None, str],
+    result: ImportResult,
+    say: Callable[[str], None],
+) -> None:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with conn.transaction():
+            target = _prepare_table(conn, request, fmt, sample, name, say)
+            ident = sql.Identifier(target.schema, target.name)
+            result.table = f"{target.schema}.{target.name}"
+            result.created = target.created
+            if request.if_exists == "truncate" and not target.created:
+                conn.execute(sql.SQL("TRUNCATE {}").format(ident))
+            if sample.empty:
+                say(f"{request.data_file} is empty: nothing to import.")
+                return
+            started = time.perf_counter()
+            result.rows = _copy(conn, request, fmt, target, ident)
+            result.seconds = time.perf_counter() - started
+    except psycopg.Error as exc:
+        relname = name[1] if not result.table else result.table.split(".", 1)[1]
+        raise _copy_error(exc, request, fmt, relname) from None
+
+
+def _copy(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    target: _Target,
+    ident: Any,
+) -> int:
+    from psycopg import sql
+
+    size = request.data_file.stat().st_size
+    with ProgressBar(
+        enabled=request.progress, total=size, desc="Importing", rows_label="lines"
+    ) as bar:
+        source = CopySource(
+            request.data_file, encoding=fmt.encoding, quote=fmt.quote, progress=bar.callback
+        )
+        statement = sql.SQL(
+            "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
+            "QUOTE {quote}, NULL {null}, HEADER {header}, ENCODING {encoding})"
+        ).format(
+            table=ident,
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in target.columns),
+            delimiter=sql.Literal(fmt.delimiter),
+            quote=sql.Literal(fmt.quote),
+            null=sql.Literal(fmt.null),
+            header=sql.SQL("true" if fmt.header else "false"),
+            encoding=sql.Literal(source.server_encoding),
+        )
+        with conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                for chunk in source:
+                    copy.write(chunk)
+            return max(cur.rowcount, 0)
+
+
+def _lookup(
+    conn: psycopg.Connection[Any], schema: str | None, table: str
+) -> tuple[int, str, str, str] | None:
+    from psycopg import sql
+
+    qualified = sql.Identifier(*(p for p in (schema, table) if p is not None)).as_string(conn)
+    row = conn.execute(
+        "SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+        [qualified],
+    ).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), str(row[1]), str(row[2]), str(row[3])
+
+
+@dataclass
+class _Column:
+    name: str
+    type: str
+    required: bool  # NOT NULL, no default, not identity/generated
+    generated: bool
+
+
+def _table_columns(conn: psycopg.Connection[Any], oid: int) -> list[_Column]:
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef, "
+        "attidentity::text, attgenerated::text FROM pg_attribute "
+        "WHERE attrelid = %s::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        [oid],
+    ).fetchall()
+    return [
+        _Column(
+            name=r[0],
+            type=r[1],
+            required=bool(r[2]) and not r[3] and not r[4] and not r[5],
+            generated=bool(r[5]),
+        )
+        for r in rows
+    ]
+
+
+def _prepare_table(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    sample: _Sample,
+    name: tuple[str | None, str],
+    say: Callable[[str], None],
+) -> _Target:
+    schema, table = name
+    display = request.table
+    found = _lookup(conn, schema, table)
+    header = sample.records[0] if (fmt.header and sample.records) else None
+    if fmt.header and not sample.empty and not any(h.strip() for h in header or []):
+        raise ImportDataError(
+            f"{request.data_file}: line 1: the header is empty (use --no-header if the file "
+            "has none)",
+            line=1,
+        )
+    if found is not None:
+        oid, real_schema, real_name, relkind = found
+        if request.if_exists == "fail":
+            raise ImportDataError(
+                f"table {real_schema}.{real_name} already exists (--if-exists fail); "
+                "nothing was imported"
+            )
+        if relkind not in ("r", "p"):
+            kinds = {"v": "a view", "m": "a materialized view", "f": "a foreign table"}
+            raise ImportDataError(
+                f"{display} is {kinds.get(relkind, 'not a table')}: cannot import into it"
+            )
+        columns = _match_columns(request, fmt, sample, header, _table_columns(conn, oid))
+        return _Target(real_schema, real_name, columns, created=False)
+
+    if sample.empty:
+        raise ImportDataError(
+            f"table {display} does not exist and {request.data_file} is empty: "
+            "there is nothing to create it from"
+        )
+    if header is not None:
+        columns = normalise_column_names(header)
+    else:
+        first = next((r for r in sample.records if r), None)
+        if first is None:
+            raise ImportDataError(
+                f"{request.data_file}: line 1 is blank: cannot tell how many columns to create",
+                line=1,
+            )
+        columns = [f"column_{i}" for i in range(1, len(first) + 1)]
+    data = sample.records[1:] if header is not None else sample.records
+    if request.infer_types:
+        types = infer_column_types(data, len(columns), null=fmt.null)
+    else:
+        types = ["text"] * len(columns)
+    _create_table(conn, schema, table, columns, types)
+    created = _lookup(conn, schema, table)
+    assert created is not None
+    _, real_schema, real_name, _ = created
+    described = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
+    say(f"Creating table {real_schema}.{real_name} ({described})")
+    return _Target(real_schema, real_name, columns, created=True)
+
+
+def _create_table(
+    conn: psycopg.Connection[Any],
+    schema: str | None,
+    table: str,
+    columns: list[str],
+    types: list[str],
+) -> None:
+    from psycopg import sql
+
+    ident = sql.Identifier(*(p for p in (schema, table) if p is not None))
+    definitions = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(columns, types)
+    )
+    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, definitions))
+
+
+def _match_columns(
+    request: ImportRequest,
+    fmt: CsvFormat,
+    sample: _Sample,
+    header: list[str] | None,
+    table_columns: list[_Column],
+) -> list[str]:
+    by_name = {c.name: c for c in table_columns}
+    where = f"table {request.table}"
+    if header is None:
+        insertable = [c for c in table_columns if not c.generated]
+        first = next((r for r in sample.records if r), None)
+        if first is not None and len(first) != len(insertable):
+            raise ImportDataError(
+                f"{request.data_file}: line 1 has {len(first)} fields but {where} has "
+                f"{len(insertable)} columns ({', '.join(c.name for c in insertable)}); "
+                "add a header row naming the columns to import"
+            )
+        return [c.name for c in insertable]
+    if sample.empty:
+        return [c.name for c in table_columns if not c.generated]
+    mapped: list[str] = []
+    unknown: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        if raw in by_name:
+            mapped.append(raw)
+        elif normalise_column_name(raw, position) in by_name:
+            mapped.append(normalise_column_name(raw, position))
+        else:
+            unknown.append(raw)
+            mapped.append("")
+    if unknown:
+        raise ImportDataError(
+            f"{request.data_file}: header column(s) {', '.join(map(repr, unknown))} not in "
+            f"{where} (its columns: {', '.join(by_name)}); nothing was imported"
+        )
+    seen: set[str] = set()
+    for column in mapped:
+        if column in seen:
+            raise ImportDataError(
+                f"{request.data_file}: two header columns map to column {column!r} of {where}"
+            )
+        seen.add(column)
+    generated = [c for c in mapped if by_name[c].generated]
+    if generated:
+        raise ImportDataError(
+            f"{request.data_file}: column(s) {', '.join(generated)} of {where} are generated "
+            "and cannot be imported into"
+        )
+    missing = [c.name for c in table_columns if c.required and c.name not in seen]
+    if missing:
+        raise ImportDataError(
+            f"{request.data_file}: required column(s) {', '.join(missing)} of {where} "
+            "(NOT NULL, no default) are missing from the file"
+        )
+    return mapped
+
+
+# -- mapping server errors back to the file -------------------------------------------------
+
+_LINE = re.compile(r"(\d+)")
+
+
+def _copy_error(
+    exc: Exception, request: ImportRequest, fmt: CsvFormat, relname: str
+) -> ImportDataError:
+    diag = getattr(exc, "diag", None)
+    primary = (getattr(diag, "message_primary", None) or str(exc)).strip()
+    detail = getattr(diag, "message_detail", None)
+    context = getattr(diag, "context", None) or ""
+    sqlstate = getattr(diag, "sqlstate", None) or ""
+    line: int | None = None
+    column: str | None = None
+    prefix = f"COPY {relname}, line "
+    for ctx_line in context.splitlines():
+        if not ctx_line.startswith(prefix):
+            continue
+        rest = ctx_line[len(prefix) :]
+        match = _LINE.match(rest)
+        if match is None:
+            continue
+        line = int(match.group(1))
+        rest = rest[match.end() :]
+        if rest.startswith(", column "):
+            rest = rest[len(", column ") :]
+            column = rest.split(":", 1)[0] if ":" in rest else rest
+        break
+    message = primary
+    if detail:
+        message += f" ({detail.strip()})"
+    if sqlstate in ("22021", "22P05"):
+        message += (
+            f"; the file is read as {fmt.encoding}: set the right encoding with --encoding "
+            "or in the settings file"
+        )
+    if sqlstate == "22P04" and "extra data" in primary:
+        message = "too many fields: " + message
+    if sqlstate == "22P04" and "missing data" in primary:
+        message = "too few fields: " + message
+    if line is None:
+        return ImportDataError(
+            f"{request.data_file}: import aborted: {message}. Nothing was imported."
+        )
+    start = record_start_line(
+        request.data_file, encoding=fmt.encoding, quote=fmt.quote, line=line
+    )
+    where = f"line {start}"
+    if column is not None:
+        where += f", column {column}"
+    return ImportDataError(
+        f"{request.data_file}: {where}: {message}. Nothing was imported.",
+        line=start,
+        column=column,
+    )

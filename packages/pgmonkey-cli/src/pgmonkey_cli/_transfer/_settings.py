@@ -1,0 +1,153 @@
+"""The optional settings files kept next to the data: ``data.pgimport.yaml``, ``data.pgexport.yaml``.
+
+They hold the CSV format (encoding, delimiter, quote, header, NULL marker). pgmonkey writes one
+on first use, with what it detected (import) or the defaults (export), and reads it afterwards;
+command-line flags always win over the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pgmonkey_cli._transfer._encodings import canonical_encoding
+from pgmonkey_cli._transfer._errors import TransferUsageError
+
+__all__ = ["CsvFormat", "read_settings", "validate_format", "write_settings"]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file is written.
+
+    Attributes:
+        encoding: A Python codec name (``utf-8``, ``utf-8-sig``, ``utf-16``, ``latin-1``...).
+        delimiter: One ASCII character separating fields.
+        quote: One ASCII character quoting fields (doubled inside a quoted field).
+        header: Whether the first record holds the column names.
+        null: The unquoted text meaning NULL (default: the empty field). A quoted field is
+            never NULL, so ``""`` is the empty string.
+    """
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quote: str = '"'
+    header: bool = True
+    null: str = ""
+
+    def merged(self, overrides: Mapping[str, Any]) -> CsvFormat:
+        """A copy with every non-``None`` value of ``overrides`` applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_KEYS = {f.name for f in fields(CsvFormat)}
+
+
+def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
+    """Check a format the way the server would, with clearer messages; canonicalise encoding.
+
+    Raises:
+        TransferUsageError: naming the setting (and ``source``, the settings file, if any).
+    """
+
+    def fail(key: str, message: str) -> TransferUsageError:
+        if source is None:
+            return TransferUsageError(f"--{key}: {message}")
+        return TransferUsageError(message, source=source, key_path=[key])
+
+    for key in ("delimiter", "quote"):
+        value = getattr(fmt, key)
+        if not isinstance(value, str) or len(value) != 1 or not value.isascii():
+            raise fail(key, f"must be a single ASCII character, got {value!r}")
+        if value in "\r\n":
+            raise fail(key, "cannot be a newline or carriage return")
+    if fmt.delimiter == fmt.quote:
+        raise fail("quote", f"the delimiter and the quote character are both {fmt.quote!r}")
+    if not isinstance(fmt.null, str):
+        raise fail("null", f"must be a string, got {fmt.null!r}")
+    if "\r" in fmt.null or "\n" in fmt.null:
+        raise fail("null", "cannot contain a newline or carriage return")
+    if fmt.delimiter in fmt.null:
+        raise fail("null", f"cannot contain the delimiter {fmt.delimiter!r}")
+    if fmt.quote in fmt.null:
+        raise fail("null", f"cannot contain the quote character {fmt.quote!r}")
+    if not isinstance(fmt.header, bool):
+        raise fail("header", f"must be true or false, got {fmt.header!r}")
+    if not isinstance(fmt.encoding, str):
+        raise fail("encoding", f"must be a string, got {fmt.encoding!r}")
+    try:
+        encoding = canonical_encoding(fmt.encoding)
+    except TransferUsageError:
+        raise fail("encoding", f"unknown encoding {fmt.encoding!r}") from None
+    return replace(fmt, encoding=encoding)
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """Read a settings file; only the keys of :class:`CsvFormat` are allowed.
+
+    Raises:
+        TransferUsageError: unreadable file, invalid YAML, not a mapping, unknown key.
+    """
+    import yaml
+
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TransferUsageError(f"cannot read settings file: {exc}", source=source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise TransferUsageError(f"{where}not valid YAML", source=source) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TransferUsageError("expected a mapping of settings", source=source)
+    for key in data:
+        if key not in _KEYS:
+            allowed = ", ".join(sorted(_KEYS))
+            raise TransferUsageError(
+                f"unknown setting (allowed: {allowed})", source=source, key_path=[str(key)]
+            )
+    if data.get("null", "") is None:
+        data["null"] = ""
+    return data
+
+
+_COMMENTS = {
+    "encoding": "Python codec: utf-8, utf-8-sig, utf-16, latin-1, cp1252, ...",
+    "delimiter": "one character: ',' ';' '\\t' '|'",
+    "quote": "quotes fields holding delimiters, quotes or newlines",
+    "header": "true: the first record holds the column names",
+    "null": "unquoted text meaning NULL; a quoted \"\" is always the empty string",
+}
+
+
+def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) -> bool:
+    """Write ``fmt`` to ``path`` unless a file is already there.
+
+    Returns:
+        ``True`` if the file was written, ``False`` if it already existed.
+    """
+    lines = [
+        f"# pgmonkey {kind} settings for {data_file.name}",
+        "# Written on first use; edit freely. Command-line flags override these values.",
+    ]
+    for f in fields(CsvFormat):
+        value = getattr(fmt, f.name)
+        rendered = json.dumps(value, ensure_ascii=False)  # JSON scalars are valid YAML
+        lines.append(f"{f.name}: {rendered}  # {_COMMENTS[f.name]}")
+    text = "\n".join(lines) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return True

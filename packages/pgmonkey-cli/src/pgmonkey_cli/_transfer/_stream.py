@@ -1,0 +1,170 @@
+"""The bytes sent to ``COPY ... FROM STDIN``: the data file, in large chunks, nearly untouched.
+
+The server parses the CSV (that is what makes the import as fast as ``psql``'s ``\\copy``).
+pgmonkey only:
+
+* drops a UTF-8 byte-order mark (never data);
+* transcodes encodings the server does not take (UTF-16, UTF-32, ...) to UTF-8, streaming;
+* quotes a record consisting of exactly ``\\.``: PostgreSQL before 18 takes such a line as the
+  end-of-data marker even in CSV mode and silently drops every following row. Quoted, the
+  value is the same two characters and the import stays lossless.
+
+Memory stays flat: one chunk (plus a two-byte carry) is held at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from pgmonkey_cli._transfer._encodings import bom_length, pg_encoding
+from pgmonkey_cli._transfer._errors import ImportDataError
+
+__all__ = ["CHUNK_SIZE", "CopySource", "record_start_line"]
+
+CHUNK_SIZE = 1 << 20
+"""Bytes read from the file and handed to ``copy.write`` at a time (1 MiB)."""
+
+Progress = Callable[[int, int], None]
+"""``progress(file_bytes, newlines)`` after each chunk."""
+
+_EOD = b"\\."
+
+
+class CopySource:
+    """Iterates over the bytes to send for one data file.
+
+    Attributes:
+        server_encoding: The ``ENCODING`` option for ``COPY`` (the server converts), always
+            ``UTF8`` when pgmonkey transcodes.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encoding: str,
+        quote: str,
+        chunk_size: int = CHUNK_SIZE,
+        progress: Progress | None = None,
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.quote = quote.encode("ascii")
+        self.chunk_size = chunk_size
+        self.progress = progress
+        native = pg_encoding(encoding)
+        self.transcode = native is None
+        self.server_encoding = native or "UTF8"
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as fh:
+            yield from self._protect(self._converted(fh))
+
+    def _converted(self, fh: BinaryIO) -> Iterator[bytes]:
+        first = fh.read(self.chunk_size)
+        if not self.transcode:
+            skip = bom_length(first[:4], self.encoding)
+            chunk = first[skip:]
+            while first:
+                if self.progress is not None:
+                    self.progress(len(first), chunk.count(b"\n"))
+                yield chunk
+                first = chunk = fh.read(self.chunk_size)
+            return
+        decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+        lines = 0
+        chunk = first
+        while True:
+            final = not chunk
+            try:
+                text = decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as exc:
+                raise self._decode_error(exc, lines) from None
+            newlines = text.count("\n")
+            lines += newlines
+            if self.progress is not None:
+                self.progress(len(chunk), newlines)
+            if text:
+                yield text.encode("utf-8")
+            if final:
+                return
+            chunk = fh.read(self.chunk_size)
+
+    def _decode_error(self, exc: UnicodeDecodeError, lines_before: int) -> ImportDataError:
+        head = exc.object[: exc.start]
+        line = lines_before + codecs.decode(head, exc.encoding, "replace").count("\n") + 1
+        bad = exc.object[exc.start : exc.end].hex(" ")
+        return ImportDataError(
+            f"{self.path}: line {line}: bytes not valid {self.encoding} ({bad}: {exc.reason}); "
+            "set the right encoding with --encoding (or in the settings file). "
+            "Nothing was imported.",
+            line=line,
+        )
+
+    def _protect(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Quote records that consist of exactly ``\\.`` (see the module docstring)."""
+        quote = self.quote
+        parity = 0  # quote characters seen so far, mod 2: 1 means inside a quoted field
+        prev = b"\n"  # the byte before the current buffer; start of file = start of a line
+        carry = b""
+        for chunk in chunks:
+            buf = carry + chunk if carry else chunk
+            if len(buf) <= 2:
+                carry = buf
+                continue
+            end = len(buf) - 2
+            out, parity, prev = self._rewrite(buf, end, parity, prev, quote)
+            carry = buf[end:]
+            if out:
+                yield out
+        if carry:
+            out, parity, prev = self._rewrite(carry, len(carry), parity, prev, quote)
+            yield out
+
+    @staticmethod
+    def _rewrite(
+        buf: bytes, end: int, parity: int, prev: bytes, quote: bytes
+    ) -> tuple[bytes, int, bytes]:
+        """Return ``buf[:end]`` with end-of-data lookalikes quoted, the new parity and last byte."""
+        pos = buf.find(_EOD, 0, end)
+        if pos < 0:
+            return (
+                buf[:end] if end < len(buf) else buf,
+                (parity + buf.count(quote, 0, end)) & 1,
+                buf[end - 1 : end],
+            )
+        pieces: list[bytes] = []
+        start = 0
+        while pos >= 0:
+            before = buf[pos - 1 : pos] if pos > 0 else prev
+            after = buf[pos + 2 : pos + 3]
+            if before in (b"\n", b"\r") and after in (b"\n", b"\r"):
+                if (parity + buf.count(quote, 0, pos)) & 1 == 0:
+                    pieces.append(buf[start:pos])
+                    pieces.append(quote + _EOD + quote)
+                    start = pos + 2
+            pos = buf.find(_EOD, pos + 1, end)
+        pieces.append(buf[start:end])
+        return b"".join(pieces), (parity + buf.count(quote, 0, end)) & 1, buf[end - 1 : end]
+
+
+def record_start_line(path: Path, *, encoding: str, quote: str, line: int) -> int:
+    """The first physical line of the record the server reported at physical ``line``.
+
+    PostgreSQL counts physical lines (newlines inside quoted fields included) and reports the
+    line where it was when it failed, which for a record spanning lines (or an unterminated
+    quote) is past its start. Only called on the error path: reads up to ``line``.
+    """
+    start = 1
+    parity = 0
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for number, text in enumerate(fh, start=1):
+            if parity == 0:
+                start = number
+            parity ^= text.count(quote) & 1
+            if number >= line:
+                break
+    return start
