@@ -1,0 +1,187 @@
+"""Borrowing a connection and running a request's transaction on it (private).
+
+The cleanup paths run in a shielded cancel scope: when a client disconnects or the request
+task is cancelled, the rollback and the return to the pool still happen, so no session is left
+``idle in transaction`` and the pool never loses track of a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
+from typing import Any
+
+import anyio
+from psycopg import AsyncConnection, Connection
+from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+logger = logging.getLogger("pgmonkey.fastapi")
+
+__all__ = ["AsyncTx", "SyncTx", "borrow_async", "borrow_sync"]
+
+_IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+async def _discard_async(conn: AsyncConnection[Any]) -> None:
+    """Leave ``conn`` idle (rolled back) or closed, never in a transaction."""
+    if conn.closed:
+        return
+    status = conn.info.transaction_status
+    if status in _IN_TRANSACTION:
+        try:
+            await conn.rollback()
+            return
+        except Exception as exc:  # the connection is unusable: the pool replaces it
+            logger.warning("rollback failed, closing the connection: %s", exc)
+    elif status == TransactionStatus.IDLE:
+        return
+    await conn.close()  # ACTIVE (an interrupted query) or UNKNOWN (broken)
+
+
+def _discard_sync(conn: Connection[Any]) -> None:
+    if conn.closed:
+        return
+    status = conn.info.transaction_status
+    if status in _IN_TRANSACTION:
+        try:
+            conn.rollback()
+            return
+        except Exception as exc:
+            logger.warning("rollback failed, closing the connection: %s", exc)
+    elif status == TransactionStatus.IDLE:
+        return
+    conn.close()
+
+
+@asynccontextmanager
+async def borrow_async(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConnection[Any]]:
+    """Check out a connection: commit on success, roll back on any exception, always return."""
+    conn = await pool.getconn()
+    try:
+        yield conn
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _discard_async(conn)
+        raise
+    else:
+        await conn.commit()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _discard_async(conn)
+            await pool.putconn(conn)
+
+
+@contextmanager
+def borrow_sync(pool: ConnectionPool[Any]) -> Iterator[Connection[Any]]:
+    """Sync twin of :func:`borrow_async`."""
+    conn = pool.getconn()
+    try:
+        yield conn
+    except BaseException:
+        _discard_sync(conn)
+        raise
+    else:
+        conn.commit()
+    finally:
+        _discard_sync(conn)
+        pool.putconn(conn)
+
+
+class AsyncTx:
+    """The transaction of one request on an async connection.
+
+    On an ordinary pooled connection it joins psycopg's implicit transaction (so work done
+    earlier in the request by another dependency is committed too) and ends it with
+    ``commit()``; on an autocommit connection or a pinned test connection it uses a
+    ``conn.transaction()`` block (``BEGIN``/``COMMIT``, or a savepoint inside the test's
+    outer transaction). :meth:`commit` and :meth:`rollback` are idempotent, so the
+    commit-before-response middleware and the dependency's own exit can both call them.
+    """
+
+    __slots__ = ("_block", "conn", "done", "use_block")
+
+    def __init__(self, conn: AsyncConnection[Any], *, use_block: bool) -> None:
+        self.conn = conn
+        self.use_block = use_block or conn.autocommit
+        self._block: AbstractAsyncContextManager[Any] | None = None
+        self.done = False
+
+    async def begin(self) -> None:
+        """Start the transaction (only a ``conn.transaction()`` block sends anything)."""
+        if self.use_block:
+            block = self._block = self.conn.transaction()
+            await block.__aenter__()
+
+    async def commit(self) -> None:
+        """Commit (or release the savepoint); a failure is raised, the work is rolled back."""
+        if self.done:
+            return
+        self.done = True
+        if self._block is not None:
+            await self._block.__aexit__(None, None, None)
+        else:
+            await self.conn.commit()
+
+    async def rollback(self, exc: BaseException) -> None:
+        """Roll back because of ``exc`` (shielded from cancellation)."""
+        if self.done:
+            return
+        self.done = True
+        with anyio.CancelScope(shield=True):
+            if self._block is not None:
+                await self._block.__aexit__(type(exc), exc, exc.__traceback__)
+            else:
+                await _discard_async(self.conn)
+
+
+class SyncTx:
+    """Sync twin of :class:`AsyncTx`."""
+
+    __slots__ = ("_block", "conn", "done", "use_block")
+
+    def __init__(self, conn: Connection[Any], *, use_block: bool) -> None:
+        self.conn = conn
+        self.use_block = use_block or conn.autocommit
+        self._block: AbstractContextManager[Any] | None = None
+        self.done = False
+
+    def begin(self) -> None:
+        """Start the transaction."""
+        if self.use_block:
+            block = self._block = self.conn.transaction()
+            block.__enter__()
+
+    def commit(self) -> None:
+        """Commit (or release the savepoint)."""
+        if self.done:
+            return
+        self.done = True
+        if self._block is not None:
+            self._block.__exit__(None, None, None)
+        else:
+            self.conn.commit()
+
+    def rollback(self, exc: BaseException) -> None:
+        """Roll back because of ``exc``."""
+        if self.done:
+            return
+        self.done = True
+        if self._block is not None:
+            self._block.__exit__(type(exc), exc, exc.__traceback__)
+        else:
+            _discard_sync(self.conn)
+
+    def commit_later(self) -> Callable[[], Any]:
+        """An async callable that commits in a worker thread (for the middleware)."""
+
+        async def commit() -> None:
+            await anyio.to_thread.run_sync(self.commit)
+
+        return commit
