@@ -109,6 +109,8 @@ def read_settings(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise TransferUsageError("expected a mapping of settings", source=source)
+    if None in data:  # an unquoted `null:` key is YAML's null, not the string "null"
+        data["null"] = data.pop(None)
     for key in data:
         if key not in _KEYS:
             allowed = ", ".join(sorted(_KEYS))
@@ -142,7 +144,8 @@ def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) ->
     for f in fields(CsvFormat):
         value = getattr(fmt, f.name)
         rendered = json.dumps(value, ensure_ascii=False)  # JSON scalars are valid YAML
-        lines.append(f"{f.name}: {rendered}  # {_COMMENTS[f.name]}")
+        key = json.dumps(f.name)  # quoted: a bare `null` key would be YAML's null
+        lines.append(f"{key}: {rendered}  # {_COMMENTS[f.name]}")
     text = "\n".join(lines) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

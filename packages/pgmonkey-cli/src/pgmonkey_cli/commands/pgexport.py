@@ -1,11 +1,77 @@
-"""`pgmonkey pgexport` (placeholder)."""
+"""``pgmonkey pgexport``: write a table, view or query to a CSV file, streaming."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from pgmonkey_cli._options import add_config_options
+from pgmonkey_cli.commands.pgimport import add_format_options, format_overrides
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    """Add the `pgexport` command."""
-    subparsers.add_parser("pgexport", help="(not built yet)")
+__all__ = ["register"]
+
+DESCRIPTION = """\
+Export a table, view, materialized view or query to a CSV file with COPY ... TO STDOUT,
+streamed straight to disk. NULL is written as an unquoted empty field and the empty string
+as "" (PostgreSQL's CSV convention), so pgimport restores both exactly.
+
+The default file name comes from the table: public.people -> people.csv, sales.people ->
+sales.people.csv. An existing file is never replaced without --overwrite. The format
+(delimiter, quote, encoding, header, NULL) is kept next to the file in
+people.pgexport.yaml, written on first use; flags override it.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``pgexport`` command."""
+    parser = subparsers.add_parser(
+        "pgexport",
+        help="Export PostgreSQL table data to a CSV file",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--table",
+        help="Name of the source table, view or materialized view (schema.table or table).",
+    )
+    what.add_argument(
+        "--query", help='A query to export instead, e.g. "SELECT * FROM people WHERE ..."'
+    )
+    add_config_options(parser)
+    parser.add_argument(
+        "--export_file",
+        "--export-file",
+        dest="export_file",
+        metavar="EXPORT_FILE",
+        help="Path to the CSV file to export to (default: based on table name).",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="Replace the export file if it exists."
+    )
+    add_format_options(parser)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="Print nothing but errors (no progress bar)."
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pgmonkey_cli._transfer._connect import connect, load_connection_config
+    from pgmonkey_cli._transfer._exporter import ExportRequest, run_export
+
+    cfg = load_connection_config(args)
+    request = ExportRequest(
+        table=args.table,
+        query=args.query,
+        export_file=Path(args.export_file) if args.export_file else None,
+        overrides=format_overrides(args),
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    run_export(request, lambda: connect(cfg, autocommit=False), sys.stdout)
+    return 0
