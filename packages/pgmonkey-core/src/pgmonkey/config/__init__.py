@@ -1,40 +1,42 @@
-"""Reading pgmonkey YAML configurations (placeholder: replaced by the configuration work).
+"""Reading pgmonkey YAML configurations: loading, validation, interpolation, redaction.
 
-This minimal version only loads YAML safely so that other parts can be built on it.
+Example:
+    >>> from pgmonkey.config import load_config, redact_config
+    >>> cfg = load_config({"connection_settings": {"host": "db", "port": "5432",
+    ...                                            "password": "s3cret"}})
+    >>> cfg["connection_settings"]["port"]
+    5432
+    >>> redact_config(cfg)["connection_settings"]["password"]
+    '***REDACTED***'
 """
 
 from __future__ import annotations
 
-from os import PathLike
-from typing import Any
+from pgmonkey.config._api import find_problems, load_config
+from pgmonkey.config._cache import (
+    LoadedConfig,
+    clear_config_cache,
+    config_digest,
+    load_config_cached,
+)
+from pgmonkey.config._interpolate import resolve_env_vars
+from pgmonkey.config._redact import REDACTED, redact_config
+from pgmonkey.config._sensitive import is_sensitive_key
+from pgmonkey.config._template import template_text
+from pgmonkey.config._warn import ConfigWarning, UnknownConfigKeyWarning
 
-import yaml
-
-__all__ = ["load_config", "redact_config"]
-
-REDACTED = "***REDACTED***"
-
-
-def load_config(
-    source: str | PathLike[str] | dict[str, Any],
-    resolve_env: bool = False,
-    allow_sensitive_defaults: bool = False,
-    strict: bool = False,
-) -> dict[str, Any]:
-    """Load a configuration from a YAML file or a dict (placeholder)."""
-    if isinstance(source, dict):
-        return dict(source)
-    with open(source, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if isinstance(data, dict) and "postgresql" in data:
-        data = data["postgresql"]
-    return dict(data or {})
-
-
-def redact_config(cfg: Any) -> Any:
-    """Return a copy of ``cfg`` with passwords masked (placeholder)."""
-    if isinstance(cfg, dict):
-        return {k: (REDACTED if k == "password" and v else redact_config(v)) for k, v in cfg.items()}
-    if isinstance(cfg, list):
-        return [redact_config(v) for v in cfg]
-    return cfg
+__all__ = [
+    "REDACTED",
+    "ConfigWarning",
+    "LoadedConfig",
+    "UnknownConfigKeyWarning",
+    "clear_config_cache",
+    "config_digest",
+    "find_problems",
+    "is_sensitive_key",
+    "load_config",
+    "load_config_cached",
+    "redact_config",
+    "resolve_env_vars",
+    "template_text",
+]

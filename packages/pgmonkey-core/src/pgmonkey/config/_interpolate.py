@@ -1,0 +1,251 @@
+"""Environment interpolation: ``${VAR}``, ``${VAR:-default}``, ``from_env`` and ``from_file``.
+
+Rules:
+
+* ``${VAR}`` must be set (an empty value is used as is); ``${VAR:-default}`` uses ``default``
+  when ``VAR`` is unset *or empty*, as in the shell. Defaults may contain balanced braces and
+  further references (``${A:-${B}}``). ``$${`` writes a literal ``${``. A lone ``$`` is kept.
+* ``{from_env: NAME}`` and ``{from_file: PATH}`` (a mapping with exactly one of those keys)
+  are replaced by the variable's value or the file's text without trailing newlines.
+* Strings inside lists and mappings (also mappings inside lists) are resolved; other values
+  are left alone.
+* Sensitive keys (:func:`~pgmonkey.config.is_sensitive_key`) refuse ``${VAR:-default}``
+  unless ``allow_sensitive_defaults`` is set.
+
+Errors name the variable or file and the configuration key, never a value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pgmonkey.config._sensitive import is_sensitive_key
+from pgmonkey.errors import EnvInterpolationError
+
+__all__ = ["Interpolator", "is_structured_ref", "resolve_env_vars"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STRUCTURED_KEYS = ("from_env", "from_file")
+
+#: (st_dev, st_ino, st_size, st_mtime_ns) of a secret file, or None when it could not be read.
+FileIdentity = tuple[int, int, int, int] | None
+
+
+def is_structured_ref(value: object) -> bool:
+    """Tell whether ``value`` is ``{from_env: ...}`` or ``{from_file: ...}``."""
+    return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _STRUCTURED_KEYS
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _sensitive(path: tuple[Any, ...]) -> bool:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return is_sensitive_key(part)
+    return False
+
+
+class Interpolator:
+    """Resolves references and records what the result depends on.
+
+    Attributes:
+        env_deps: Each variable consulted, with the value it had (``None``: unset).
+        file_deps: Each secret file read, with its identity when read.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_sensitive_defaults: bool = False,
+        source: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.allow_sensitive_defaults = allow_sensitive_defaults
+        self.source = source
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.env_deps: dict[str, str | None] = {}
+        self.file_deps: dict[str, FileIdentity] = {}
+
+    def _error(self, message: str, path: tuple[Any, ...]) -> EnvInterpolationError:
+        return EnvInterpolationError(message, source=self.source, key_path=path)
+
+    def _getenv(self, name: str) -> str | None:
+        try:
+            value = self.environ.get(name)
+        except (ValueError, UnicodeError):  # e.g. a NUL byte in the name
+            value = None
+        self.env_deps[name] = value
+        return value
+
+    def resolve(self, value: Any, path: tuple[Any, ...]) -> Any:
+        """Return ``value`` with every reference resolved (a new object; input untouched).
+
+        Raises:
+            EnvInterpolationError: A reference cannot be resolved.
+        """
+        if isinstance(value, str):
+            return self._expand(value, path, 0) if "$" in value else value
+        if isinstance(value, Mapping):
+            if is_structured_ref(value):
+                return self._structured(value, path)
+            return {k: self.resolve(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.resolve(v, (*path, i)) for i, v in enumerate(value))
+        return value
+
+    # -- inline references --------------------------------------------------------------
+
+    def _expand(self, text: str, path: tuple[Any, ...], depth: int) -> str:
+        if depth > 10:
+            raise self._error(
+                f"references nested more than 10 deep in config key '{_dotted(path)}'", path
+            )
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            j = text.find("$", i)
+            if j < 0:
+                out.append(text[i:])
+                break
+            out.append(text[i:j])
+            if text.startswith("$${", j):
+                out.append("${")
+                i = j + 3
+            elif text.startswith("${", j):
+                value, i = self._reference(text, j, path, depth)
+                out.append(value)
+            else:
+                out.append("$")
+                i = j + 1
+        return "".join(out)
+
+    def _reference(
+        self, text: str, start: int, path: tuple[Any, ...], depth: int
+    ) -> tuple[str, int]:
+        """Resolve the reference starting at ``text[start]``; return it and where it ends."""
+        key = _dotted(path)
+        match = _NAME.match(text, start + 2)
+        after = match.end() if match else start + 2
+        if match and text.startswith("}", after):
+            name = match.group()
+            value = self._getenv(name)
+            if value is None:
+                raise self._error(
+                    f"environment variable '{name}' is not set and no default was provided "
+                    f"(referenced by config key '{key}')",
+                    path,
+                )
+            return value, after + 1
+        if match and text.startswith(":-", after):
+            name = match.group()
+            level, k = 1, after + 2
+            while k < len(text):
+                if text[k] == "{":
+                    level += 1
+                elif text[k] == "}":
+                    level -= 1
+                    if level == 0:
+                        break
+                k += 1
+            else:
+                raise self._error(
+                    f"unterminated '${{{name}:-' in config key '{key}' (missing '}}')", path
+                )
+            if _sensitive(path) and not self.allow_sensitive_defaults:
+                raise self._error(
+                    f"default values are not allowed for sensitive key '{key}'; set the "
+                    f"environment variable {name} instead (or allow sensitive defaults)",
+                    path,
+                )
+            value = self._getenv(name)
+            if not value:
+                value = self._expand(text[after + 2 : k], path, depth + 1)
+            return value, k + 1
+        if "}" not in text[start:]:
+            raise self._error(f"unterminated '${{' in config key '{key}' (missing '}}')", path)
+        raise self._error(
+            f"invalid reference in config key '{key}': expected ${{NAME}} or "
+            "${NAME:-default}; write $${ for a literal '${'",
+            path,
+        )
+
+    # -- structured references ----------------------------------------------------------
+
+    def _structured(self, ref: Mapping[Any, Any], path: tuple[Any, ...]) -> str:
+        kind, target = next(iter(ref.items()))
+        key = _dotted(path)
+        if not isinstance(target, str) or not target:
+            raise self._error(
+                f"{kind} in config key '{key}' must be a non-empty string "
+                f"(found {type(target).__name__})",
+                path,
+            )
+        if kind == "from_env":
+            value = self._getenv(target) if "=" not in target and "\0" not in target else None
+            if value is None:
+                raise self._error(
+                    f"environment variable '{target}' is not set "
+                    f"(referenced by config key '{key}' via from_env)",
+                    path,
+                )
+            return value
+        return self._read_secret_file(target, key, path)
+
+    def _read_secret_file(self, target: str, key: str, path: tuple[Any, ...]) -> str:
+        file_path = os.path.expanduser(target)
+        where = f"(referenced by config key '{key}' via from_file)"
+        identity: FileIdentity = None
+        try:
+            st = os.stat(file_path)
+            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            with open(file_path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise self._error(f"secret file '{target}' not found {where}", path) from None
+        except IsADirectoryError:
+            raise self._error(f"secret file '{target}' is a directory {where}", path) from None
+        except UnicodeDecodeError:
+            raise self._error(f"secret file '{target}' is not UTF-8 text {where}", path) from None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise self._error(
+                f"could not read secret file '{target}' {where}: {reason}", path
+            ) from None
+        finally:
+            self.file_deps[file_path] = identity
+        return text.rstrip("\r\n")
+
+
+def resolve_env_vars(
+    config: Any,
+    *,
+    allow_sensitive_defaults: bool = False,
+    source: str | None = None,
+) -> Any:
+    """Resolve every environment and secret-file reference in ``config``.
+
+    Args:
+        config: Any tree of mappings, lists and scalars (not modified).
+        allow_sensitive_defaults: Allow ``${VAR:-default}`` for sensitive keys.
+        source: The file the tree came from, for error messages.
+
+    Returns:
+        A new tree with the references replaced.
+
+    Raises:
+        EnvInterpolationError: A reference cannot be resolved (the message names the
+            variable or file and the key, never a value).
+    """
+    interpolator = Interpolator(allow_sensitive_defaults=allow_sensitive_defaults, source=source)
+    return interpolator.resolve(config, ())
