@@ -23,7 +23,6 @@ def load_connection_config(args: argparse.Namespace) -> dict[str, Any]:
         pgmonkey.errors.ConfigError: the configuration is missing or invalid (exit 2).
     """
     from pgmonkey.errors import ConfigFileError
-
     from pgmonkey_cli._options import load_config_from_args
 
     path = Path(args.connconfig)
@@ -47,6 +46,7 @@ def connect(cfg: dict[str, Any], *, autocommit: bool) -> psycopg.Connection[Any]
 
 def _connect_directly(cfg: dict[str, Any], *, autocommit: bool) -> psycopg.Connection[Any]:
     import psycopg
+
     from pgmonkey.errors import DatabaseConnectionError
 
     settings = dict(cfg.get("connection_settings") or {})

@@ -107,8 +107,6 @@ def bom_length(head: bytes, codec: str) -> int:
     Only a UTF-8 BOM is ever dropped this way (encodings with other BOMs are transcoded by a
     Python decoder, which consumes its BOM itself).
     """
-    if codecs.lookup(codec).name in ("utf-8", "utf-8-sig") and head.startswith(
-        codecs.BOM_UTF8
-    ):
+    if codecs.lookup(codec).name in ("utf-8", "utf-8-sig") and head.startswith(codecs.BOM_UTF8):
         return len(codecs.BOM_UTF8)
     return 0

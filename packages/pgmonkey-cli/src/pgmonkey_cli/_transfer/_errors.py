@@ -19,7 +19,9 @@ class ImportDataError(TransferError):
         column: The table column concerned, when known.
     """
 
-    def __init__(self, message: str, *, line: int | None = None, column: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, line: int | None = None, column: str | None = None
+    ) -> None:
         self.line = line
         self.column = column
         super().__init__(message)

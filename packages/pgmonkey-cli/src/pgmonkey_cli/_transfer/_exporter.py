@@ -150,11 +150,10 @@ def _resolve_format(
     return validate_format(CsvFormat().merged(flags))
 
 
-def _save_format(
-    request: ExportRequest, result: ExportResult, say: Callable[[str], None]
-) -> None:
+def _save_format(request: ExportRequest, result: ExportResult, say: Callable[[str], None]) -> None:
     """Write the settings file after a successful first export (never after a failure)."""
-    assert request.export_file is not None and result.settings_file is not None
+    assert request.export_file is not None
+    assert result.settings_file is not None
     if result.settings_file.exists():
         return
     try:
@@ -231,14 +230,15 @@ def _copy_out(
     pgconn = conn.pgconn
     destination = request.export_file
     directory = destination.parent if str(destination.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=directory
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=directory)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh, ProgressBar(
-            enabled=request.progress, total=None, desc="Exporting", rows_label="rows"
-        ) as bar:
+        with (
+            os.fdopen(fd, "wb") as fh,
+            ProgressBar(
+                enabled=request.progress, total=None, desc="Exporting", rows_label="rows"
+            ) as bar,
+        ):
             sink = _Sink(fh, fmt.encoding if native is None else None, bar)
             pgconn.send_query(statement.as_bytes(conn))
             res = pgconn.get_result()

@@ -398,7 +398,7 @@ def _prepare_table(
     created = _lookup(conn, schema, table)
     assert created is not None
     _, real_schema, real_name, _ = created
-    described = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
+    described = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
     say(f"Creating table {real_schema}.{real_name} ({described})")
     return _Target(real_schema, real_name, columns, created=True)
 
@@ -414,7 +414,8 @@ def _create_table(
 
     ident = sql.Identifier(*(p for p in (schema, table) if p is not None))
     definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(columns, types)
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+        for c, t in zip(columns, types, strict=True)
     )
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, definitions))
 
@@ -522,9 +523,7 @@ def _copy_error(
         return ImportDataError(
             f"{request.data_file}: import aborted: {message}. Nothing was imported."
         )
-    start = record_start_line(
-        request.data_file, encoding=fmt.encoding, quote=fmt.quote, line=line
-    )
+    start = record_start_line(request.data_file, encoding=fmt.encoding, quote=fmt.quote, line=line)
     where = f"line {start}"
     if column is not None:
         where += f", column {column}"

@@ -68,7 +68,7 @@ def parse_table_name(text: str) -> tuple[str | None, str]:
     if len(parts) > 2:
         raise TransferUsageError(
             f"--table {text!r}: expected [schema.]table; quote a name that contains dots, "
-            'e.g. \'"my.table"\''
+            "e.g. '\"my.table\"'"
         )
     for part in parts:
         _check_identifier(part, what=f"--table {text!r}")

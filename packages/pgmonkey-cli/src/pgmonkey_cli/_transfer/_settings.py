@@ -1,4 +1,4 @@
-"""The optional settings files kept next to the data: ``data.pgimport.yaml``, ``data.pgexport.yaml``.
+"""The optional settings files next to the data: ``data.pgimport.yaml``, ``data.pgexport.yaml``.
 
 They hold the CSV format (encoding, delimiter, quote, header, NULL marker). pgmonkey writes one
 on first use, with what it detected (import) or the defaults (export), and reads it afterwards;
@@ -127,7 +127,7 @@ _COMMENTS = {
     "delimiter": "one character: ',' ';' '\\t' '|'",
     "quote": "quotes fields holding delimiters, quotes or newlines",
     "header": "true: the first record holds the column names",
-    "null": "unquoted text meaning NULL; a quoted \"\" is always the empty string",
+    "null": 'unquoted text meaning NULL; a quoted "" is always the empty string',
 }
 
 

@@ -1,11 +1,11 @@
-"""The bytes sent to ``COPY ... FROM STDIN``: the data file, in large chunks, nearly untouched.
+r"""The bytes sent to ``COPY ... FROM STDIN``: the data file, in large chunks, nearly untouched.
 
-The server parses the CSV (that is what makes the import as fast as ``psql``'s ``\\copy``).
+The server parses the CSV (that is what makes the import as fast as ``psql``'s ``\copy``).
 pgmonkey only:
 
 * drops a UTF-8 byte-order mark (never data);
 * transcodes encodings the server does not take (UTF-16, UTF-32, ...) to UTF-8, streaming;
-* quotes a record consisting of exactly ``\\.``: PostgreSQL before 18 takes such a line as the
+* quotes a record consisting of exactly ``\.``: PostgreSQL before 18 takes such a line as the
   end-of-data marker even in CSV mode and silently drops every following row. Quoted, the
   value is the same two characters and the import stays lossless.
 
@@ -105,7 +105,7 @@ class CopySource:
         )
 
     def _protect(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """Quote records that consist of exactly ``\\.`` (see the module docstring)."""
+        r"""Quote records that consist of exactly ``\.`` (see the module docstring)."""
         quote = self.quote
         parity = 0  # quote characters seen so far, mod 2: 1 means inside a quoted field
         prev = b"\n"  # the byte before the current buffer; start of file = start of a line
@@ -128,7 +128,7 @@ class CopySource:
     def _rewrite(
         buf: bytes, end: int, parity: int, prev: bytes, quote: bytes
     ) -> tuple[bytes, int, bytes]:
-        """Return ``buf[:end]`` with end-of-data lookalikes quoted, the new parity and last byte."""
+        """Return ``buf[:end]`` with end-of-data lookalikes quoted, new parity, last byte."""
         pos = buf.find(_EOD, 0, end)
         if pos < 0:
             return (
@@ -141,11 +141,14 @@ class CopySource:
         while pos >= 0:
             before = buf[pos - 1 : pos] if pos > 0 else prev
             after = buf[pos + 2 : pos + 3]
-            if before in (b"\n", b"\r") and after in (b"\n", b"\r"):
-                if (parity + buf.count(quote, 0, pos)) & 1 == 0:
-                    pieces.append(buf[start:pos])
-                    pieces.append(quote + _EOD + quote)
-                    start = pos + 2
+            if (
+                before in (b"\n", b"\r")
+                and after in (b"\n", b"\r")
+                and (parity + buf.count(quote, 0, pos)) & 1 == 0
+            ):
+                pieces.append(buf[start:pos])
+                pieces.append(quote + _EOD + quote)
+                start = pos + 2
             pos = buf.find(_EOD, pos + 1, end)
         pieces.append(buf[start:end])
         return b"".join(pieces), (parity + buf.count(quote, 0, end)) & 1, buf[end - 1 : end]

@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--table",
         required=True,
         help="Name of the target table in the database (schema.table or table; "
-        'double-quote a name containing dots: \'"my.table"\').',
+        "double-quote a name containing dots: '\"my.table\"').",
     )
     add_config_options(parser)
     add_format_options(parser)
