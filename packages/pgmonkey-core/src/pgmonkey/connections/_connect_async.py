@@ -1,0 +1,105 @@
+"""Opening plain connections and pools (async): the building blocks under the wrapper types."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from pgmonkey.connections._params import (
+    connect_error,
+    connection_kwargs,
+    describe_target,
+    normalised,
+    pool_arguments,
+)
+from pgmonkey.errors import DatabaseConnectionError
+
+__all__ = ["connect_async", "open_async_pool"]
+
+logger = logging.getLogger("pgmonkey.connections")
+
+
+async def connect_async(
+    cfg: Mapping[str, Any], *, autocommit: bool | None = None
+) -> psycopg.AsyncConnection[Any]:
+    """Open a new psycopg ``AsyncConnection`` as a configuration describes.
+
+    ``connection_settings`` (except ``autocommit``) become libpq parameters; ``async_settings``
+    are applied at session start, so they survive ``rollback()``.
+
+    Args:
+        cfg: A configuration (normalised by ``load_config``, or raw: it is normalised then).
+        autocommit: Overrides ``connection_settings.autocommit`` when given.
+
+    Returns:
+        An open connection; the caller closes it.
+
+    Raises:
+        SessionSettingError: The server refused an ``async_settings`` entry.
+        DatabaseConnectionError: The server is unreachable or refused the login.
+    """
+    params, ac, settings = connection_kwargs(
+        normalised(cfg), session="async_settings", autocommit=autocommit
+    )
+    try:
+        return await psycopg.AsyncConnection.connect(**params, autocommit=ac)
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, params, settings, "async_settings") from exc
+
+
+async def open_async_pool(
+    cfg: Mapping[str, Any], *, wait: bool = True, name: str | None = None, **overrides: Any
+) -> AsyncConnectionPool[Any]:
+    """Create and open a psycopg_pool ``AsyncConnectionPool`` as a configuration describes.
+
+    The async twin of :func:`pgmonkey.connections.open_pool`, using ``async_pool_settings``
+    and ``async_settings``. The pool belongs to the running event loop.
+
+    Args:
+        cfg: A configuration (normalised by ``load_config``, or raw).
+        wait: Check the server and wait for ``min_size`` connections before returning.
+        name: The pool's name (default: ``async_pool_settings.name`` or psycopg_pool's).
+        **overrides: psycopg_pool constructor arguments that win over ``async_pool_settings``
+            (``check_on_checkout`` is understood too).
+
+    Returns:
+        The open pool; the caller closes it (``await pool.close()``).
+
+    Raises:
+        SessionSettingError: The server refused an ``async_settings`` entry.
+        DatabaseConnectionError: The pool could not be opened.
+    """
+    config = normalised(cfg)
+    params, ac, settings = connection_kwargs(config, session="async_settings")
+    pool_kwargs, check = pool_arguments(
+        config, section="async_pool_settings", name=name, overrides=overrides
+    )
+    if wait:
+        try:
+            probe = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise connect_error(exc, params, settings, "async_settings") from exc
+        await probe.close()
+    kwargs: dict[str, Any] = dict(params)
+    if ac:
+        kwargs["autocommit"] = True
+    if check:
+        pool_kwargs.setdefault("check", AsyncConnectionPool.check_connection)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        "", kwargs=kwargs, open=False, **pool_kwargs
+    )
+    timeout = float(pool_kwargs.get("timeout", 30.0))
+    try:
+        await pool.open(wait=wait, timeout=timeout)
+    except PoolTimeout:
+        await pool.close()
+        raise DatabaseConnectionError(
+            f"pool {pool.name!r} ({describe_target(params)}) could not open its "
+            f"min_size={pool.min_size} connections within timeout={timeout:g}s"
+        ) from None
+    logger.debug("opened async pool %r (%s)", pool.name, describe_target(params))
+    return pool

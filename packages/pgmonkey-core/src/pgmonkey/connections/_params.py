@@ -1,0 +1,232 @@
+"""From a pgmonkey configuration to psycopg/psycopg_pool arguments (no I/O).
+
+Session settings (``sync_settings``/``async_settings``) travel as ``-c name=value`` entries of
+libpq's ``options`` startup parameter. The server applies them while the session starts, so they
+cost no round trip, are in effect on every connection (pooled ones included), survive any
+``rollback()`` and never leave a connection inside a transaction. An invalid name or value makes
+the server refuse the connection with a FATAL error naming the parameter, which
+:func:`connect_error` turns into a :class:`~pgmonkey.errors.SessionSettingError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
+
+__all__ = [
+    "POOL_KEYS",
+    "connect_error",
+    "connection_kwargs",
+    "describe_target",
+    "encode_options",
+    "normalised",
+    "pool_arguments",
+]
+
+#: The sections a normalised configuration always has (see ``pgmonkey.config.load_config``).
+_SECTIONS = (
+    "connection_settings",
+    "pool_settings",
+    "async_pool_settings",
+    "sync_settings",
+    "async_settings",
+)
+
+#: ``pool_settings`` keys handed to psycopg_pool as they are.
+POOL_KEYS = frozenset(
+    {
+        "min_size",
+        "max_size",
+        "max_waiting",
+        "num_workers",
+        "timeout",
+        "max_idle",
+        "max_lifetime",
+        "reconnect_timeout",
+        "name",
+    }
+)
+
+_GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$")
+_PARAMETER_IN_MESSAGE = re.compile(r'parameter "([^"]+)"')
+_TRUE = frozenset({"true", "yes", "on", "1"})
+
+
+def normalised(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return ``cfg`` if it is already normalised, else ``load_config(cfg)``.
+
+    Args:
+        cfg: A configuration dict, normalised (from ``load_config``) or raw (as written in YAML).
+
+    Returns:
+        A configuration whose five sections are dicts (missing ones read as empty).
+    """
+    if isinstance(cfg.get("connection_type"), str) and all(
+        isinstance(cfg.get(section), dict) for section in _SECTIONS
+    ):
+        return cfg
+    from pgmonkey.config import load_config
+
+    return load_config(dict(cfg))
+
+
+def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = cfg.get(name)
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)
+
+
+def encode_options(settings: Mapping[str, Any], user_options: str | None = None) -> str | None:
+    """Build libpq's ``options`` value: the user's own options, then ``-c name=value`` entries.
+
+    Backslashes and whitespace in values are escaped with a backslash, as the server's option
+    splitter expects, so values such as ``"$user", public`` arrive intact.
+
+    Args:
+        settings: GUC name to value.
+        user_options: ``connection_settings.options`` as written by the user, if any.
+
+    Returns:
+        The combined string, or ``None`` when there is nothing to send.
+
+    Raises:
+        SessionSettingError: A setting name is not a valid parameter name.
+    """
+    parts: list[str] = []
+    if user_options:
+        parts.append(str(user_options).strip())
+    for name, value in settings.items():
+        key = str(name)
+        if not _GUC_NAME.match(key):
+            raise SessionSettingError(
+                f"session setting {key!r} is not a valid PostgreSQL parameter name", setting=key
+            )
+        text = _escape_option(_setting_text(value))
+        parts.append(f"-c {key}={text}")
+    joined = " ".join(p for p in parts if p)
+    return joined or None
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _escape_option(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch == "\\" or ch.isspace():
+            out.append("\\")
+        out.append(ch)
+    return "".join(out)
+
+
+def connection_kwargs(
+    cfg: Mapping[str, Any], *, session: str, autocommit: bool | None = None
+) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+    """Split a normalised configuration into psycopg ``connect()`` arguments.
+
+    Args:
+        cfg: A normalised configuration.
+        session: ``"sync_settings"`` or ``"async_settings"``.
+        autocommit: Overrides ``connection_settings.autocommit`` when not ``None``.
+
+    Returns:
+        ``(libpq_params, autocommit, session_settings)``; ``libpq_params`` carries the session
+        settings in ``options``.
+    """
+    params = {
+        k: v for k, v in _section(cfg, "connection_settings").items() if v is not None and v != ""
+    }
+    configured_ac = params.pop("autocommit", False)
+    ac = _as_bool(configured_ac) if autocommit is None else bool(autocommit)
+    settings = {str(k): v for k, v in _section(cfg, session).items() if v is not None}
+    options = encode_options(settings, params.pop("options", None))
+    if options is not None:
+        params["options"] = options
+    return params, ac, settings
+
+
+def pool_arguments(
+    cfg: Mapping[str, Any], *, section: str, name: str | None, overrides: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The psycopg_pool constructor arguments for a pool section.
+
+    Args:
+        cfg: A normalised configuration.
+        section: ``"pool_settings"`` or ``"async_pool_settings"``.
+        name: The pool's name (overrides ``name`` in the section).
+        overrides: Extra constructor arguments that win over the section (``check_on_checkout``
+            is understood too).
+
+    Returns:
+        ``(constructor_kwargs, check_on_checkout)``.
+    """
+    settings = _section(cfg, section)
+    merged: dict[str, Any] = {k: v for k, v in settings.items() if k in POOL_KEYS}
+    check = _as_bool(settings.get("check_on_checkout", False))
+    extra = dict(overrides)
+    if "check_on_checkout" in extra:
+        check = _as_bool(extra.pop("check_on_checkout"))
+    merged.update(extra)
+    if name is not None:
+        merged["name"] = name
+    return merged, check
+
+
+def describe_target(params: Mapping[str, Any]) -> str:
+    """A secret-free description of where a connection goes: host, port, dbname, user."""
+    parts = []
+    for key in ("host", "port", "dbname", "user"):
+        if params.get(key) not in (None, ""):
+            parts.append(f"{key}={params[key]}")
+    return " ".join(parts) or "libpq defaults"
+
+
+def _reason(exc: BaseException) -> str:
+    lines: list[str] = []
+    for raw in str(exc).splitlines():
+        line = raw.strip()
+        if line.startswith("connection failed: "):
+            line = line[len("connection failed: ") :]
+        if line and line not in lines:
+            lines.append(line)
+    text = "; ".join(lines) or type(exc).__name__
+    return re.sub(r"\s+", " ", text)
+
+
+def connect_error(
+    exc: BaseException, params: Mapping[str, Any], settings: Mapping[str, Any], session: str
+) -> DatabaseConnectionError:
+    """Turn a failed connection attempt into a clear pgmonkey error.
+
+    Args:
+        exc: What psycopg raised.
+        params: The libpq parameters used (only host, port, dbname and user are shown).
+        settings: The session settings that were sent.
+        session: The configuration section they came from, for the message.
+
+    Returns:
+        A :class:`SessionSettingError` when the server refused one of ``settings``, else a
+        :class:`DatabaseConnectionError`. Neither carries a password.
+    """
+    reason = _reason(exc)
+    target = describe_target(params)
+    wanted = {k.lower(): k for k in settings}
+    for match in _PARAMETER_IN_MESSAGE.finditer(reason):
+        setting = wanted.get(match.group(1).lower())
+        if setting is not None:
+            return SessionSettingError(
+                f"{session}.{setting} was refused by the server ({target}): {reason}",
+                setting=setting,
+            )
+    return DatabaseConnectionError(f"could not connect to PostgreSQL ({target}): {reason}")
