@@ -132,8 +132,9 @@ def parse_text(text: str, source: str | None) -> ParsedFile:
         loader.dispose()
     if node is None:
         raise ConfigFileError("configuration file is empty", source=source)
-    parsed = ParsedFile(data=None)
-    parsed.data = _Walker(source, parsed.marks).walk(node, (), 0)
+    parsed = tree_from_node(node, source)
+    if parsed.data is None:
+        raise ConfigFileError("configuration file is empty", source=source)
     return parsed
 
 
