@@ -106,7 +106,20 @@ def _chardet_guess(sample: bytes) -> EncodingGuess:
         encoding = "cp1252" if _decodes(sample, "cp1252") else "latin-1"
     elif encoding == "latin-1" and has_c1 and _decodes(sample, "cp1252"):
         encoding = "cp1252"
+    elif encoding not in ("latin-1", "cp1252") and _same_text(sample, encoding, "cp1252"):
+        # chardet often names a sibling code page (cp1250, iso8859-2...) for short Western
+        # samples; when the text is the same either way, the common one is the better bet.
+        encoding = "cp1252"
     return EncodingGuess(encoding, "chardet", confidence)
+
+
+def _same_text(sample: bytes, first: str, second: str) -> bool:
+    try:
+        a = codecs.getincrementaldecoder(first)().decode(sample, final=False)
+        b = codecs.getincrementaldecoder(second)().decode(sample, final=False)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return a == b
 
 
 def _decodes(sample: bytes, encoding: str | None) -> bool:
@@ -176,7 +189,7 @@ _TYPED = re.compile(
     r"""^\s*(?:
         [+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?   # numbers
       | \d{4}-\d{2}-\d{2}(?:[ T].*)?                   # dates and timestamps
-      | true|false|t|f                                  # booleans
+      | true|false                                      # booleans
     )\s*$""",
     re.VERBOSE | re.IGNORECASE,
 )
