@@ -87,4 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(handler, args)
 
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "PgMonkeyArgumentParser", "build_parser", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PgMonkeyArgumentParser",
+    "build_parser",
+    "main",
+]

@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TextIO
 
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_USAGE
 
@@ -41,6 +42,7 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     on one or two lines; ``--debug`` adds the traceback. Unexpected exceptions (bugs) are
     reported the same way, with their type, and exit with 1.
     """
+    _configure_output(bool(getattr(args, "debug", False)))
     from pgmonkey.errors import ConfigError, PgMonkeyError
 
     try:
@@ -61,6 +63,30 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except Exception as exc:
         _report(exc, args, unexpected=True)
         return EXIT_FAILURE
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"pgmonkey: warning: {message}", file=sys.stderr)
+
+
+def _configure_output(debug: bool) -> None:
+    """One-line warnings and log records on stderr (the CLI is an application)."""
+    import logging
+    import warnings
+
+    warnings.showwarning = _show_warning
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pgmonkey: %(levelname)s: %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if debug else logging.WARNING)
 
 
 def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = False) -> None:

@@ -1,0 +1,47 @@
+"""Plain-text tables for people: aligned columns that fit in 80 characters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["format_table"]
+
+_GAP = "  "
+_MIN_WIDTH = 6
+
+
+def format_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    indent: int = 2,
+    max_width: int = 80,
+) -> str:
+    """Return ``rows`` under ``headers`` with aligned columns.
+
+    When the table would be wider than ``max_width``, the widest columns are narrowed and
+    their longest cells shortened with ``…``; the last column is never padded.
+    """
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    count = len(headers)
+    widths = [max(len(row[i]) for row in cells) for i in range(count)]
+    budget = max_width - indent - len(_GAP) * (count - 1)
+    while sum(widths) > budget:
+        widest = max(range(count), key=lambda i: widths[i])
+        if widths[widest] <= _MIN_WIDTH:
+            break
+        widths[widest] -= 1
+    lines = []
+    for n, row in enumerate(cells):
+        parts = [_fit(row[i], widths[i]) for i in range(count)]
+        line = " " * indent + _GAP.join(
+            p if i == count - 1 else p.ljust(widths[i]) for i, p in enumerate(parts)
+        )
+        lines.append(line.rstrip())
+        if n == 0:
+            lines.append(" " * indent + _GAP.join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
