@@ -1,0 +1,216 @@
+"""Commit timing, rollbacks and one connection per request, async and sync flavours."""
+
+import asyncio
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, WebSocket
+
+from pgmonkey_fastapi import PGMonkeyFastAPI, testing
+
+from .apps import APPS, SUPPORTS_SCOPE, plain_exit_before_response
+from .conftest import ClientFactory, Database
+
+
+@pytest.fixture(params=["async_pool", "pool"])
+def connection_type(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_transaction_commits(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    pg = PGMonkeyFastAPI(db.config, connection_type)
+    with client_factory(APPS[connection_type](pg)) as client:
+        assert client.post("/tx/1").json() == {"id": 1}
+        assert client.post("/plain/2").status_code == 200
+        assert client.post("/conn/3").status_code == 200
+        assert client.get("/items").json() == [[1, "tx"], [2, "plain"], [3, "conn"]]
+        assert db.sessions("idle in transaction") == 0
+    assert db.items() == [(1, "tx"), (2, "plain"), (3, "conn")]
+
+
+@pytest.mark.skipif(not SUPPORTS_SCOPE, reason="Depends(scope=...) needs FastAPI >= 0.121")
+def test_failing_commit_is_a_500_with_scope_function(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    pg = PGMonkeyFastAPI(db.config, connection_type)
+    with client_factory(APPS[connection_type](pg), raise_server_exceptions=False) as client:
+        assert client.post("/deferred/tx").status_code == 500
+        assert db.sessions("idle in transaction") == 0
+    assert db.query("SELECT count(*) FROM deferred") == [(0,)]
+
+
+def test_failing_commit_is_a_500_with_init_app(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    """On every FastAPI version, even with a plain ``Depends(pg.transaction)``."""
+    pg = PGMonkeyFastAPI(db.config, connection_type)
+    app = APPS[connection_type](pg, init_app=True)
+    with client_factory(app, raise_server_exceptions=False) as client:
+        assert client.post("/deferred/plain").status_code == 500
+        assert client.post("/deferred/tx").status_code == 500
+        assert client.post("/plain/5").status_code == 200  # the connection is still good
+        assert db.sessions("idle in transaction") == 0
+    assert db.query("SELECT count(*) FROM deferred") == [(0,)]
+    assert db.items() == [(5, "plain")]
+
+
+def test_plain_transaction_commit_timing_per_version(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    """Documents what a plain ``Depends(pg.transaction)`` does without ``init_app``.
+
+    FastAPI 0.106-0.117 exits ``yield`` dependencies before the response (500); earlier and
+    later versions exit after it, so the client sees 200 although nothing was committed.
+    """
+    pg = PGMonkeyFastAPI(db.config, connection_type)
+    with client_factory(APPS[connection_type](pg), raise_server_exceptions=False) as client:
+        status = client.post("/deferred/plain").status_code
+    assert status == (500 if plain_exit_before_response() else 200)
+    assert db.query("SELECT count(*) FROM deferred") == [(0,)]
+    assert db.sessions() == 0
+
+
+@pytest.mark.parametrize("route", ["tx", "conn"])
+@pytest.mark.parametrize(("how", "status"), [("409", 409), ("crash", 500)])
+def test_errors_roll_back(
+    db: Database,
+    client_factory: ClientFactory,
+    connection_type: str,
+    route: str,
+    how: str,
+    status: int,
+) -> None:
+    pg = PGMonkeyFastAPI(db.config, connection_type)
+    with client_factory(APPS[connection_type](pg), raise_server_exceptions=False) as client:
+        assert client.post(f"/{route}/1", params={"fail": how}).status_code == status
+        assert db.sessions("idle in transaction") == 0
+        assert db.sessions() == 1  # returned to the pool, not leaked
+        assert client.post(f"/{route}/2").status_code == 200
+    assert db.items() == [(2, route)]
+
+
+def test_one_connection_per_request(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    pg = PGMonkeyFastAPI(db.config_with(min_size=1, max_size=1, timeout=3), connection_type)
+    app = APPS[connection_type](pg)
+    with client_factory(app) as client:
+        for _ in range(3):  # max_size=1: a second borrow would wait and time out
+            pids = client.get("/pids").json()
+            assert pids["conn"] == pids["tx"] == pids["sub"]
+        assert app.state.pgmonkey["default"].max_size == 1
+
+
+def test_autocommit_connection_still_gets_a_transaction(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    cfg = db.config_with()
+    cfg["connection_settings"]["autocommit"] = True
+    pg = PGMonkeyFastAPI(cfg, connection_type)
+    app = APPS[connection_type](pg, init_app=True)
+    with client_factory(app, raise_server_exceptions=False) as client:
+        assert client.post("/tx/1", params={"fail": "409"}).status_code == 409
+        assert client.post("/deferred/plain").status_code == 500
+        assert client.post("/tx/2").status_code == 200
+    assert db.items() == [(2, "tx")]
+    assert db.query("SELECT count(*) FROM deferred") == [(0,)]
+
+
+def test_dependency_overrides(db: Database, client_factory: ClientFactory) -> None:
+    """Overriding ``pg.connection`` also feeds ``pg.transaction`` (it builds on it)."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    pg = PGMonkeyFastAPI(db.config)
+    app = APPS["async_pool"](pg)
+    seen: list[str] = []
+    settings = {**db.config["connection_settings"], "application_name": "override"}
+
+    async def own_connection() -> Any:
+        async with await psycopg.AsyncConnection.connect(make_conninfo("", **settings)) as conn:
+            seen.append("borrowed")
+            yield conn
+
+    app.dependency_overrides[pg.connection_for("default")] = own_connection
+    with client_factory(app) as client:
+        assert client.post("/conn/1").status_code == 200
+        assert client.post("/plain/2").status_code == 200
+        assert db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'override'") == [(0,)]
+    assert seen == ["borrowed", "borrowed"]
+    assert db.items() == [(1, "conn"), (2, "plain")]
+
+
+def test_pool_dependency(db: Database, client_factory: ClientFactory) -> None:
+    pg = PGMonkeyFastAPI(db.config)
+    with client_factory(APPS["async_pool"](pg)) as client:
+        assert client.post("/pool/4").status_code == 200
+    assert db.items() == [(4, "pool")]
+
+
+def test_websocket_routes_use_the_same_dependencies(db: Database) -> None:
+    from .conftest import TestClient
+
+    pg = PGMonkeyFastAPI(db.config)
+    app = FastAPI(lifespan=pg.lifespan)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, conn: Annotated[Any, Depends(pg.transaction)]) -> None:
+        await websocket.accept()
+        ident = int(await websocket.receive_text())
+        await conn.execute("INSERT INTO items VALUES (%s, 'ws')", (ident,))
+        cur = await conn.execute("SELECT count(*) FROM items")
+        await websocket.send_text(str((await cur.fetchone())[0]))
+        await websocket.close()
+
+    with TestClient(app) as client, client.websocket_connect("/ws") as socket:
+        socket.send_text("9")
+        assert socket.receive_text() == "1"
+    assert db.items() == [(9, "ws")]
+    assert db.sessions() == 0
+
+
+async def test_cancelled_request_rolls_back(db: Database) -> None:
+    """A request task cancelled mid-query (client gone) leaves no open transaction."""
+    pg = PGMonkeyFastAPI(db.config_with(min_size=1, max_size=2))
+    app = FastAPI(lifespan=pg.lifespan)
+    started = asyncio.Event()
+
+    @app.post("/slow")
+    async def slow(conn: Annotated[Any, pg.depends_transaction()]) -> None:
+        await conn.execute("INSERT INTO items VALUES (1, 'slow')")
+        started.set()
+        await conn.execute("SELECT pg_sleep(30)")
+
+    async with testing.client(app) as client:
+        task = asyncio.ensure_future(client.post("/slow"))
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        pool = app.state.pgmonkey["default"]
+        for _ in range(50):
+            if db.sessions("idle in transaction") == 0 and db.sessions("active") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert db.sessions("idle in transaction") == 0
+        assert db.sessions("active") == 0
+        stats = pool.get_stats()
+        assert stats["pool_size"] - stats["pool_available"] == 0  # nothing still lent out
+        assert (await client.get("/openapi.json")).status_code == 200
+    assert db.items() == []
+    assert db.sessions() == 0
+
+
+async def test_async_client_directly(db: Database) -> None:
+    pg = PGMonkeyFastAPI(db.config)
+    app = APPS["async_pool"](pg, init_app=True)
+    async with testing.client(app, raise_app_exceptions=False) as client:
+        responses = await asyncio.gather(*(client.post(f"/tx/{i}") for i in range(20)))
+        assert {r.status_code for r in responses} == {200}
+        assert (await client.post("/deferred/plain")).status_code == 500
+        assert isinstance(client, httpx.AsyncClient)
+    assert [row[0] for row in db.items()] == list(range(20))
