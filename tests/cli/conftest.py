@@ -55,3 +55,40 @@ def transfer_env(pg_database: dict[str, Any], tmp_path: Path) -> Iterator[Transf
     config_path = tmp_path / "conn.yaml"
     config_path.write_text(yaml.safe_dump(pg_database), encoding="utf-8")
     yield TransferEnv(cfg=pg_database, config_path=config_path, workdir=workdir)
+
+
+def _run_pgmonkey(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "pgmonkey_cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def run_pgmonkey() -> Any:
+    """Run ``python -m pgmonkey_cli ARGS`` (80-column terminal); returns CompletedProcess."""
+    return _run_pgmonkey
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Any:
+    """Write a pgmonkey config dict (or YAML text) to a file in tmp_path; return its path."""
+    counter = iter(range(1_000_000))
+
+    def write(cfg: dict[str, Any] | str, name: str | None = None) -> Path:
+        path = tmp_path / (name or f"config{next(counter)}.yaml")
+        text = cfg if isinstance(cfg, str) else yaml.safe_dump(cfg, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
