@@ -1,0 +1,26 @@
+"""Tests against a real PostgreSQL: run with ``pytest -p pgmonkey.testing``."""
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgmonkey import load_config
+
+
+@pytest.fixture
+def conn(pg_database: dict[str, Any]):
+    """A connection to a fresh, empty database (dropped after the test)."""
+    cfg = load_config(pg_database)
+    with psycopg.connect(**cfg["connection_settings"]) as conn:
+        conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL)")
+        yield conn
+
+
+def test_an_order_is_stored(conn: psycopg.Connection) -> None:
+    conn.execute("INSERT INTO orders (total) VALUES (9.99)")
+    assert conn.execute("SELECT count(*) FROM orders").fetchone() == (1,)
+
+
+def test_every_test_gets_an_empty_database(conn: psycopg.Connection) -> None:
+    assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)

@@ -1,0 +1,295 @@
+"""Every example in docs/ runs as printed, against a real PostgreSQL server.
+
+* Python examples are files under ``docs/examples/`` shown with ``literalinclude``; each one is
+  listed in ``SCRIPTS`` below with what it must print, and runs as a subprocess with
+  ``-W error`` in a temporary directory holding ``config.yaml`` for a fresh database.
+* ``console`` blocks in the pages are shell sessions: every ``$ pgmonkey ...`` line runs as
+  ``python -m pgmonkey_cli ...`` (``$ django-admin ...`` as ``python -m django ...``) and its output (stdout and stderr) must match the lines
+  printed under it (``...`` matches anything, as in doctest). ``$ echo $?`` shows the previous
+  exit status. The blocks of one page run in order in one directory, seeded with
+  ``config.yaml`` and the files of ``docs/examples/<page>/``.
+* YAML examples are valid pgmonkey configurations (no warnings).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pgmonkey import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts and "examples" not in p.parts)
+TIMEOUT = 120
+
+Config = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- what runs
+
+
+@dataclass
+class Script:
+    """A Python example and what it must print."""
+
+    stdout: list[str]
+    """Regular expressions that must all match somewhere in stdout."""
+    prepare: Callable[[Config, Path], None] | None = None
+    """Writes extra files (the config is already written to config.yaml)."""
+    env: dict[str, str] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)
+    runner: str | None = None
+    """Python code run instead of the file itself (``{path}`` is the example's path)."""
+
+
+def _write_yaml(path: Path, cfg: Config) -> None:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _django_settings_dir(cfg: Config, tmp: Path) -> None:
+    shutil.copy(EXAMPLES / "django" / "settings.py", tmp / "settings.py")
+
+
+def _django_two_aliases(cfg: Config, tmp: Path) -> None:
+    shutil.copy(EXAMPLES / "django" / "databases.py", tmp / "databases.py")
+    _write_yaml(tmp / "replica.yaml", cfg)
+
+
+PYTEST_RUNNER = "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'pgmonkey.testing', '{path}']))"
+
+SCRIPTS: dict[str, Script] = {
+    "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
+    "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
+    "django/settings.py": Script(
+        stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],
+        runner=(
+            "import os, sys, pprint; sys.path.insert(0, '.');"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'settings';"
+            "import django; django.setup();"
+            "from django.conf import settings;"
+            "from django.db import connection;"
+            "pprint.pprint({{k: v for k, v in settings.DATABASES['default'].items() if k != 'PASSWORD'}});"
+            "cur = connection.cursor(); cur.execute('SHOW statement_timeout');"
+            "print('statement_timeout', cur.fetchone()[0]); connection.close()"
+        ),
+        prepare=_django_settings_dir,
+    ),
+    "django/databases.py": Script(
+        stdout=[r"default 0", r"replica 60"],
+        runner=(
+            "import sys; sys.path.insert(0, '.'); import databases;"
+            "[print(alias, entry['CONN_MAX_AGE']) for alias, entry in databases.DATABASES.items()]"
+        ),
+        prepare=_django_two_aliases,
+    ),
+}
+
+
+def _config_for(pg_database: Config) -> Config:
+    cfg = dict(pg_database)
+    cfg["connection_settings"] = dict(cfg["connection_settings"])
+    return cfg
+
+
+# --------------------------------------------------------------------------- page parsing
+
+
+def _fenced_blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}[^\n]*\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+
+
+def _includes(text: str) -> list[str]:
+    return re.findall(r"^```\{literalinclude\}\s+(\S+)", text, flags=re.MULTILINE)
+
+
+def _included_files() -> set[Path]:
+    found: set[Path] = set()
+    for page in PAGES:
+        for target in _includes(page.read_text()):
+            found.add((page.parent / target).resolve())
+    return found
+
+
+def _example_files() -> list[Path]:
+    return sorted(
+        p
+        for p in EXAMPLES.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def test_every_literalinclude_target_exists() -> None:
+    for page in PAGES:
+        for target in _includes(page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.relative_to(DOCS)}: {target}"
+
+
+def test_every_example_file_is_shown_in_a_page() -> None:
+    shown = _included_files()
+    missing = [str(p.relative_to(EXAMPLES)) for p in _example_files() if p.resolve() not in shown]
+    assert missing == []
+
+
+def test_every_python_example_is_run() -> None:
+    python = {str(p.relative_to(EXAMPLES)) for p in _example_files() if p.suffix == ".py"}
+    assert python == set(SCRIPTS)
+
+
+def test_pages_hold_no_untested_python() -> None:
+    for page in PAGES:
+        assert _fenced_blocks(page.read_text(), "python") == [], page.relative_to(DOCS)
+
+
+def test_shell_blocks_only_install_or_run_nox() -> None:
+    allowed = re.compile(r"^(python3? -m )?(pip|nox|uv) ")
+    for page in PAGES:
+        for block in _fenced_blocks(page.read_text(), "bash"):
+            for line in block.splitlines():
+                if line.strip() and not line.startswith("#"):
+                    assert allowed.match(line), f"{page.relative_to(DOCS)}: {line}"
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def _yaml_examples() -> list[Path]:
+    return [p for p in _example_files() if p.suffix in (".yaml", ".yml")]
+
+
+@pytest.mark.parametrize(
+    "path", _yaml_examples(), ids=[str(p.relative_to(EXAMPLES)) for p in _yaml_examples()]
+)
+def test_yaml_example_is_a_valid_config(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load(path.read_text())
+    if not (isinstance(data, dict) and "connection_settings" in data):
+        pytest.skip("not a connection configuration")
+    monkeypatch.setenv("APP_DB_PASSWORD", "from-the-environment")
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cfg = load_config(path, resolve_env=True)
+    assert cfg["connection_settings"]
+
+
+# --------------------------------------------------------------------------- Python examples
+
+
+def _run_python(code_or_path: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-W", "error", *code_or_path],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=full_env,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_python_example_runs(name: str, pg_database: Config, tmp_path: Path) -> None:
+    script = SCRIPTS[name]
+    path = EXAMPLES / name
+    cfg = _config_for(pg_database)
+    _write_yaml(tmp_path / "config.yaml", cfg)
+    if script.prepare is not None:
+        script.prepare(cfg, tmp_path)
+    if script.runner is not None:
+        argv = ["-c", script.runner.format(path=path)]
+    else:
+        argv = [str(path), *script.argv]
+    proc = _run_python(argv, tmp_path, script.env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for pattern in script.stdout:
+        assert re.search(pattern, proc.stdout), f"{pattern!r} not in:\n{proc.stdout}"
+
+
+# --------------------------------------------------------------------------- console sessions
+
+
+@dataclass
+class Command:
+    line: str
+    expected: list[str]
+
+
+def _console_sessions(page: Path) -> list[Command]:
+    commands: list[Command] = []
+    for block in _fenced_blocks(page.read_text(), "console"):
+        for raw in block.splitlines():
+            if raw.startswith("$ "):
+                commands.append(Command(raw[2:].strip(), []))
+            elif commands:
+                commands[-1].expected.append(raw)
+    return commands
+
+
+def _matches(expected: list[str], actual: str) -> bool:
+    """Doctest-style comparison: ``...`` matches anything (also across lines)."""
+    want = "\n".join(expected).strip()
+    got = actual.strip()
+    pattern = ".*?".join(re.escape(part) for part in want.split("..."))
+    return re.fullmatch(pattern, got, flags=re.DOTALL) is not None
+
+
+CONSOLE_PAGES = [p for p in PAGES if _console_sessions(p)]
+
+
+@pytest.mark.parametrize(
+    "page", CONSOLE_PAGES, ids=[str(p.relative_to(DOCS)) for p in CONSOLE_PAGES]
+)
+def test_console_examples_run(page: Path, pg_database: Config, tmp_path: Path) -> None:
+    _write_yaml(tmp_path / "config.yaml", _config_for(pg_database))
+    seed = EXAMPLES / page.stem
+    if seed.is_dir():
+        for item in seed.iterdir():
+            if item.is_file():
+                shutil.copy(item, tmp_path / item.name)
+    env = {**os.environ, "COLUMNS": "88", "NO_COLOR": "1"}
+    last_rc = 0
+    for command in _console_sessions(page):
+        words = shlex.split(command.line)
+        if words[:1] == ["export"]:
+            name, _, value = words[1].partition("=")
+            env[name] = value
+            continue
+        if command.line == "echo $?":
+            output = str(last_rc)
+        elif words[:1] == ["cat"]:
+            output = (tmp_path / words[1]).read_text()
+        elif words[:1] in (["pgmonkey"], ["django-admin"]):
+            module = "pgmonkey_cli" if words[0] == "pgmonkey" else "django"
+            proc = subprocess.run(
+                [sys.executable, "-W", "error", "-m", module, *words[1:]],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=TIMEOUT,
+                env=env,
+            )
+            output, last_rc = proc.stdout, proc.returncode
+        else:
+            pytest.fail(f"{page.name}: unsupported console command: {command.line}")
+        assert _matches(command.expected, output), (
+            f"{page.name}: $ {command.line}\n--- expected\n"
+            + "\n".join(command.expected)
+            + f"\n--- got (exit {last_rc})\n{output}"
+        )
