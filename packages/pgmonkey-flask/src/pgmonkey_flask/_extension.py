@@ -178,11 +178,7 @@ class PGMonkey:
     @staticmethod
     def _acquire(state: AppState, name: str) -> tuple[psycopg.Connection[Any], Callable[[], None]]:
         if state.settings.connection_type == "normal":
-            cfg = state.config(name)
-            try:
-                conn = _pools.connect(cfg)
-            except psycopg.OperationalError as exc:
-                raise _pools.pool_failure(cfg, name, exc) from None
+            conn = _pools.connect(state.config(name))
             return conn, lambda: _close_plain(conn)
         pool = state.pool(name)
         try:

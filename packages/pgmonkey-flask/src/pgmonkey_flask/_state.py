@@ -93,10 +93,7 @@ class AppState:
             if entry is not None:
                 self._forget(name, entry)
             pool_name = f"pgmonkey-flask:{self.app_name}:{name}"
-            try:
-                pool = _pools.open_pool(cfg, name=pool_name)
-            except Exception as exc:
-                raise _pools.pool_failure(cfg, name, exc) from None
+            pool = _pools.open_pool(cfg, name=pool_name)
             self._pools[name] = _PoolEntry(pool, pid)
             logger.debug("opened pool %s in process %d", pool_name, pid)
             return pool
