@@ -1,0 +1,136 @@
+"""pgconfig create / validate / show: files, modes, problems, redaction."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+from pgmonkey.config import template_text
+
+
+def test_create_writes_the_template_with_mode_0600(run_pgmonkey: Any, tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "dir" / "app.yaml"
+    result = run_pgmonkey("pgconfig", "create", "--type", "pg", "--filepath", str(target))
+    assert result.returncode == 0, result.stderr
+    assert f"New configuration template created: {target}" in result.stdout
+    assert target.read_text(encoding="utf-8") == template_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_create_refuses_to_overwrite_without_force(run_pgmonkey: Any, tmp_path: Path) -> None:
+    target = tmp_path / "app.yaml"
+    target.write_text("mine: true\n")
+    result = run_pgmonkey("pgconfig", "create", "--connconfig", str(target))
+    assert result.returncode == 1
+    assert "already exists" in result.stderr
+    assert len(result.stderr.splitlines()) <= 2
+    assert target.read_text() == "mine: true\n"
+
+    forced = run_pgmonkey("pgconfig", "create", "--connconfig", str(target), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert target.read_text(encoding="utf-8") == template_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["app.yaml"]  # no temporary file left
+
+
+def test_create_into_a_directory_fails_cleanly(run_pgmonkey: Any, tmp_path: Path) -> None:
+    result = run_pgmonkey("pgconfig", "create", "--connconfig", str(tmp_path))
+    assert result.returncode == 1
+    assert "directory" in result.stderr
+
+
+def test_the_template_is_valid(run_pgmonkey: Any, tmp_path: Path) -> None:
+    target = tmp_path / "t.yaml"
+    run_pgmonkey("pgconfig", "create", "--connconfig", str(target))
+    result = run_pgmonkey("pgconfig", "validate", "--connconfig", str(target))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems" in result.stdout
+
+
+BAD = """\
+connection_settings:
+  user: app
+  password: hunter2-secret
+  host: db
+  port: 'not-a-port'
+  sslmode: sometimes
+pool_settings:
+  min_size: 10
+  max_size: 2
+"""
+
+
+def test_validate_lists_every_problem_and_exits_2(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config(BAD)
+    result = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path))
+    assert result.returncode == 2
+    out = result.stdout
+    assert "port" in out and "sslmode" in out and "min_size" in out
+    assert "hunter2-secret" not in out + result.stderr
+
+    as_json = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path), "--json")
+    assert as_json.returncode == 2
+    data = json.loads(as_json.stdout)
+    assert data["valid"] is False
+    keys = {p.get("key") for p in data["problems"]}
+    assert {"connection_settings.port", "connection_settings.sslmode"} <= keys
+    assert len(data["problems"]) >= 3
+
+
+def test_validate_reports_yaml_syntax_with_position(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config("connection_settings:\n  user: [unclosed\n")
+    result = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path), "--json")
+    assert result.returncode == 2
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["type"] == "ConfigSyntaxError"
+    assert "line" in problem
+
+
+def test_validate_with_resolve_env(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config(
+        "connection_settings:\n  host: '${PGM_CLI_HOST}'\n  password: '${PGM_CLI_PW:-x}'\n"
+    )
+    plain = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path))
+    assert plain.returncode == 0, plain.stdout
+    resolved = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path), "--resolve-env")
+    assert resolved.returncode == 2
+    assert "PGM_CLI_HOST" in resolved.stdout
+    assert "connection_settings.password" in resolved.stdout  # default for a sensitive key
+
+
+def test_show_redacts_secrets(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config(
+        {
+            "connection_settings": {
+                "user": "app",
+                "password": "hunter2-secret",
+                "host": "db",
+                "sslkey": "/keys/client.key",
+            }
+        }
+    )
+    result = run_pgmonkey("pgconfig", "show", "--connconfig", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "hunter2-secret" not in result.stdout
+    assert "***REDACTED***" in result.stdout
+    assert "host: db" in result.stdout
+
+    data = json.loads(run_pgmonkey("pgconfig", "show", "--connconfig", str(path), "--json").stdout)
+    assert data["connection_settings"]["password"] == "***REDACTED***"
+    assert data["connection_type"] == "normal"
+
+
+def test_show_resolves_env_and_still_redacts(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config(
+        "connection_settings:\n  host: '${PGM_CLI_HOST}'\n  password:\n    from_env: PGM_CLI_PW\n"
+    )
+    env = {"PGM_CLI_HOST": "db.internal", "PGM_CLI_PW": "env-secret-value"}
+    result = run_pgmonkey(
+        "pgconfig", "show", "--connconfig", str(path), "--resolve-env", "--json", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["connection_settings"]["host"] == "db.internal"
+    assert "env-secret-value" not in result.stdout + result.stderr
