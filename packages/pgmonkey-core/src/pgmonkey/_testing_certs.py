@@ -146,7 +146,10 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    validity: datetime.timedelta = _VALIDITY,
 ) -> x509.CertificateBuilder:
     from cryptography import x509
 
@@ -158,7 +161,7 @@ def _builder(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _CLOCK_SKEW)
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
 
@@ -226,6 +229,7 @@ def make_certificates(
     *,
     server_owner: tuple[int, int] | None,
     client_users: Iterable[str] = (),
+    validity: datetime.timedelta = _VALIDITY,
 ) -> Certificates:
     """Create a CA, a server certificate and client certificates.
 
@@ -235,6 +239,8 @@ def make_certificates(
         client_dir: Directory for the CA key and the client certificates (current user).
         server_owner: ``(uid, gid)`` of the account that runs the server, or ``None``.
         client_users: Roles to make client certificates for right away.
+        validity: How long the CA and server certificates stay valid (default 30 days;
+            ``pgmonkey sandbox`` keeps its certificates for years).
 
     Raises:
         TestServerError: ``cryptography`` is not installed.
@@ -247,7 +253,7 @@ def make_certificates(
     ca_key = _new_key()
     ca_name = _name("pgmonkey.testing throwaway CA")
     ca_cert = (
-        _builder(ca_name, ca_name, ca_key)
+        _builder(ca_name, ca_name, ca_key, validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -274,7 +280,9 @@ def make_certificates(
         ]
     )
     server_cert = _leaf(
-        _builder(_name("localhost"), ca_name, server_key).add_extension(san, critical=False),
+        _builder(_name("localhost"), ca_name, server_key, validity).add_extension(
+            san, critical=False
+        ),
         ca_cert,
         ca_key,
         ExtendedKeyUsageOID.SERVER_AUTH,
