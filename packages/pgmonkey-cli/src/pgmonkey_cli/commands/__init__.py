@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pgmonkey_cli.commands import pgconfig, pgexport, pgimport, pgserverconfig
+from pgmonkey_cli.commands import pgconfig, pgexport, pgimport, pgserverconfig, sandbox
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (pgconfig, pgserverconfig, pgimport, pgexport)
+COMMAND_MODULES: tuple[ModuleType, ...] = (pgconfig, pgserverconfig, pgimport, pgexport, sandbox)
 
 __all__ = ["COMMAND_MODULES"]
