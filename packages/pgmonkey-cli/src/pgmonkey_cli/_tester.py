@@ -295,9 +295,8 @@ def _text(result: TypeResult) -> list[str]:
     if result.pool is not None:
         p = result.pool
         lines.append(
-            f"  pool        held {p['held_at_once']} connections at once "
-            f"(min_size {p['min_size']}, max_size {p['max_size']}), "
-            f"{p['distinct_backends']} distinct backends"
+            f"  pool        min_size {p['min_size']}, max_size {p['max_size']}: held "
+            f"{p['held_at_once']} at once, {p['distinct_backends']} distinct backends"
         )
     for problem in result.problems:
         lines.append(f"  problem     {problem}")
