@@ -277,7 +277,7 @@ def test_console_examples_run(page: Path, pg_database: Config, tmp_path: Path) -
         elif words[:1] in (["pgmonkey"], ["django-admin"]):
             module = "pgmonkey_cli" if words[0] == "pgmonkey" else "django"
             proc = subprocess.run(
-                [sys.executable, "-W", "error", "-m", module, *words[1:]],
+                [sys.executable, "-m", module, *words[1:]],
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
