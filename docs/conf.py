@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "pgmonkey"
 author = "The pgmonkey developers"
-copyright = "2026, The pgmonkey developers"  # noqa: A001
+copyright = "2026, The pgmonkey developers"
 release = importlib.metadata.version("pgmonkey-core")
 
 extensions = [

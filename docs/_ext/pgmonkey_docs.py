@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from docutils import nodes
-from docutils.parsers.rst import directives
+from docutils import nodes  # type: ignore[import-untyped]
+from docutils.parsers.rst import directives  # type: ignore[import-untyped]
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -56,7 +56,7 @@ class PgMonkeyHelp(SphinxDirective):
 
     optional_arguments = 20
     has_content = False
-    option_spec = {"caption": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {"caption": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         words = list(self.arguments)
@@ -70,9 +70,7 @@ class PgMonkeyHelp(SphinxDirective):
         return [block]
 
 
-def _rubrics(
-    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
-) -> None:
+def _rubrics(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """Replace ``Title`` / ``=====`` pairs in docstrings by ``.. rubric:: Title``."""
     i = 0
     while i < len(lines) - 1:

@@ -4,10 +4,11 @@
   listed in ``SCRIPTS`` below with what it must print, and runs as a subprocess with
   ``-W error`` in a temporary directory holding ``config.yaml`` for a fresh database.
 * ``console`` blocks in the pages are shell sessions: every ``$ pgmonkey ...`` line runs as
-  ``python -m pgmonkey_cli ...`` (``$ django-admin ...`` as ``python -m django ...``) and its output (stdout and stderr) must match the lines
-  printed under it (``...`` matches anything, as in doctest). ``$ echo $?`` shows the previous
-  exit status. The blocks of one page run in order in one directory, seeded with
-  ``config.yaml`` and the files of ``docs/examples/<page>/``.
+  ``python -m pgmonkey_cli ...`` (``$ django-admin ...`` as ``python -m django ...``) and its
+  output (stdout and stderr) must match the lines printed under it (``...`` matches
+  anything, as in doctest). ``$ echo $?`` shows the previous exit status. The blocks of one
+  page run in order in one directory, seeded with ``config.yaml`` and the files of
+  ``docs/examples/<page>/``.
 * YAML examples are valid pgmonkey configurations (no warnings).
 """
 
@@ -33,7 +34,9 @@ from pgmonkey import load_config
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
-PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts and "examples" not in p.parts)
+PAGES = sorted(
+    p for p in DOCS.rglob("*.md") if "_build" not in p.parts and "examples" not in p.parts
+)
 TIMEOUT = 120
 
 Config = dict[str, Any]
@@ -69,7 +72,9 @@ def _django_two_aliases(cfg: Config, tmp: Path) -> None:
     _write_yaml(tmp / "replica.yaml", cfg)
 
 
-PYTEST_RUNNER = "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'pgmonkey.testing', '{path}']))"
+PYTEST_RUNNER = (
+    "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'pgmonkey.testing', '{path}']))"
+)
 
 SCRIPTS: dict[str, Script] = {
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
@@ -82,7 +87,8 @@ SCRIPTS: dict[str, Script] = {
             "import django; django.setup();"
             "from django.conf import settings;"
             "from django.db import connection;"
-            "pprint.pprint({{k: v for k, v in settings.DATABASES['default'].items() if k != 'PASSWORD'}});"
+            "entry = settings.DATABASES['default'];"
+            "pprint.pprint({{k: v for k, v in entry.items() if k != 'PASSWORD'}});"
             "cur = connection.cursor(); cur.execute('SHOW statement_timeout');"
             "print('statement_timeout', cur.fetchone()[0]); connection.close()"
         ),
@@ -191,7 +197,9 @@ def test_yaml_example_is_a_valid_config(path: Path, monkeypatch: pytest.MonkeyPa
 # --------------------------------------------------------------------------- Python examples
 
 
-def _run_python(code_or_path: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_python(
+    code_or_path: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
     return subprocess.run(
         [sys.executable, "-W", "error", *code_or_path],
