@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,13 @@ class TransferEnv:
 
 
 @pytest.fixture
-def transfer_env(pg_database: dict[str, Any], tmp_path: Path) -> Iterator[TransferEnv]:
+def transfer_env(pg_database: dict[str, Any], tmp_path: Path) -> TransferEnv:
     """A :class:`TransferEnv` on a fresh database (for pgimport/pgexport tests)."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     config_path = tmp_path / "conn.yaml"
     config_path.write_text(yaml.safe_dump(pg_database), encoding="utf-8")
-    yield TransferEnv(cfg=pg_database, config_path=config_path, workdir=workdir)
+    return TransferEnv(cfg=pg_database, config_path=config_path, workdir=workdir)
 
 
 def _run_pgmonkey(

@@ -128,7 +128,8 @@ def test_refuses_to_overwrite(transfer_env: TransferEnv) -> None:
     transfer_env.sql("CREATE TABLE o (n int)")
     (transfer_env.workdir / "o.csv").write_text("precious\n")
     result = _export(transfer_env, "--table", "o")
-    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert result.returncode == 2
+    assert "--overwrite" in result.stderr
     assert (transfer_env.workdir / "o.csv").read_text() == "precious\n"
     result = _export(transfer_env, "--table", "o", "--overwrite")
     assert result.returncode == 0, result.stderr
@@ -163,18 +164,21 @@ def test_query_export_is_read_only(transfer_env: TransferEnv) -> None:
 
 def test_failures_leave_no_file(transfer_env: TransferEnv) -> None:
     result = _export(transfer_env, "--table", "nosuch")
-    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr
     result = _export(
         transfer_env, "--query", "SELECT 1 / (n - 3000) FROM generate_series(1, 5000) n",
         "--export_file", "z.csv",
     )  # fmt: skip
-    assert result.returncode == 1 and "division by zero" in result.stderr
+    assert result.returncode == 1
+    assert "division by zero" in result.stderr
     assert sorted(p.name for p in transfer_env.workdir.iterdir()) == []
 
 
 def test_query_needs_export_file(transfer_env: TransferEnv) -> None:
     result = _export(transfer_env, "--query", "SELECT 1")
-    assert result.returncode == 2 and "--export_file" in result.stderr
+    assert result.returncode == 2
+    assert "--export_file" in result.stderr
 
 
 def test_unencodable_character_fails_cleanly(transfer_env: TransferEnv) -> None:

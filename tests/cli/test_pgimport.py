@@ -21,7 +21,7 @@ def _import(env: TransferEnv, name: str, data: bytes, table: str, *extra: str): 
 
 
 def _table_exists(env: TransferEnv, name: str) -> bool:
-    return env.sql("SELECT to_regclass(%s) IS NOT NULL", [name])[0][0]
+    return bool(env.sql("SELECT to_regclass(%s) IS NOT NULL", [name])[0][0])
 
 
 def test_first_run_detects_writes_settings_and_imports(transfer_env: TransferEnv) -> None:
@@ -52,12 +52,18 @@ def test_hyphenated_flag_and_second_run_reads_settings(transfer_env: TransferEnv
     result = transfer_env.run(*args, str(transfer_env.config_path), "--if-exists", "append")
     # header false + existing table (a, b): both lines go in by position
     assert result.returncode == 0, result.stderr
-    assert transfer_env.sql("SELECT a, b FROM t ORDER BY a") == [("1", "2"), ("1", "2"), ("a", "b")]
+    assert transfer_env.sql("SELECT a, b FROM t ORDER BY a") == [
+        ("1", "2"),
+        ("1", "2"),
+        ("a", "b"),
+    ]
 
 
 def test_flags_override_settings_file(transfer_env: TransferEnv) -> None:
     (transfer_env.workdir / "f.pgimport.yaml").write_text('delimiter: ";"\n')
-    result = _import(transfer_env, "f.csv", b"a|b\n1|NA\n", "f", "--delimiter", "|", "--null", "NA")
+    result = _import(
+        transfer_env, "f.csv", b"a|b\n1|NA\n", "f", "--delimiter", "|", "--null", "NA"
+    )
     assert result.returncode == 0, result.stderr
     assert transfer_env.sql("SELECT a, b FROM f") == [("1", None)]
 
@@ -65,7 +71,9 @@ def test_flags_override_settings_file(transfer_env: TransferEnv) -> None:
 def test_config_only_writes_settings_and_imports_nothing(transfer_env: TransferEnv) -> None:
     result = _import(transfer_env, "c.csv", b"x\ty\n1\t2\n", "c", "--config-only")
     assert result.returncode == 0, result.stderr
-    assert yaml.safe_load((transfer_env.workdir / "c.pgimport.yaml").read_text())["delimiter"] == "\t"
+    assert (
+        yaml.safe_load((transfer_env.workdir / "c.pgimport.yaml").read_text())["delimiter"] == "\t"
+    )
     assert not _table_exists(transfer_env, "c")
 
 
@@ -99,7 +107,9 @@ def test_encodings(
 
 
 def test_explicit_encoding_flag_latin1(transfer_env: TransferEnv) -> None:
-    result = _import(transfer_env, "l.csv", "v\nçà\n".encode("latin-1"), "l", "--encoding", "LATIN1")
+    result = _import(
+        transfer_env, "l.csv", "v\nçà\n".encode("latin-1"), "l", "--encoding", "LATIN1"
+    )
     assert result.returncode == 0, result.stderr
     assert transfer_env.sql("SELECT v FROM l") == [("çà",)]
 
@@ -110,7 +120,8 @@ def test_invalid_bytes_after_sample_abort_with_line(transfer_env: TransferEnv) -
     result = _import(transfer_env, "bad.csv", b"\n".join(lines) + b"\n", "bad")
     assert result.returncode == 1
     assert "line 4002" in result.stderr
-    assert "UTF8" in result.stderr and "--encoding" in result.stderr
+    assert "UTF8" in result.stderr
+    assert "--encoding" in result.stderr
     assert not _table_exists(transfer_env, "bad")  # CREATE TABLE rolled back too
 
 
@@ -118,7 +129,8 @@ def test_invalid_utf16_bytes_abort_with_line(transfer_env: TransferEnv) -> None:
     data = "a\nok\nok\n".encode("utf-16") + b"\x00\xd8\x41\x00\n\x00"  # lone surrogate, line 4
     result = _import(transfer_env, "u16.csv", data, "u16")
     assert result.returncode == 1
-    assert "line 4" in result.stderr and "utf-16" in result.stderr
+    assert "line 4" in result.stderr
+    assert "utf-16" in result.stderr
     assert not _table_exists(transfer_env, "u16")
 
 
@@ -140,7 +152,8 @@ def test_malformed_row_aborts_everything(
     result = _import(transfer_env, "m.csv", data, "m")
     assert result.returncode == 1
     assert f"line {index + 2}:" in result.stderr
-    assert problem in result.stderr and "Nothing was imported" in result.stderr
+    assert problem in result.stderr
+    assert "Nothing was imported" in result.stderr
     assert transfer_env.sql("SELECT id, name FROM m") == [(0, "kept")]
 
 
@@ -165,7 +178,8 @@ def test_error_in_multiline_record_reports_its_first_line(transfer_env: Transfer
 def test_unterminated_quote(transfer_env: TransferEnv) -> None:
     result = _import(transfer_env, "uq.csv", b'a,b\n1,2\n3,"open\n4,5\n', "uq")
     assert result.returncode == 1
-    assert "line 3" in result.stderr and "unterminated" in result.stderr
+    assert "line 3" in result.stderr
+    assert "unterminated" in result.stderr
 
 
 def test_two_column_file_with_quoted_comma(transfer_env: TransferEnv) -> None:
@@ -201,7 +215,8 @@ def test_header_only_file_creates_empty_table(transfer_env: TransferEnv) -> None
 def test_empty_file(transfer_env: TransferEnv) -> None:
     result = _import(transfer_env, "e.csv", b"", "e")
     assert result.returncode == 1
-    assert "does not exist" in result.stderr and "empty" in result.stderr
+    assert "does not exist" in result.stderr
+    assert "empty" in result.stderr
     transfer_env.sql("CREATE TABLE e2 (a text)")
     transfer_env.sql("INSERT INTO e2 VALUES ('old')")
     result = _import(transfer_env, "e2.csv", b"", "e2", "--truncate")
@@ -249,7 +264,8 @@ def test_unknown_and_missing_columns_are_reported(transfer_env: TransferEnv) -> 
     transfer_env.sql("CREATE TABLE k (id int NOT NULL, name text)")
     result = _import(transfer_env, "k.csv", b"id,nmae\n1,a\n", "k")
     assert result.returncode == 1
-    assert "'nmae'" in result.stderr and "id, name" in result.stderr
+    assert "'nmae'" in result.stderr
+    assert "id, name" in result.stderr
     result = _import(transfer_env, "k2.csv", b"name\na\n", "k")
     assert result.returncode == 1
     assert "required column(s) id" in result.stderr
@@ -317,12 +333,14 @@ def test_usage_errors_exit_2(transfer_env: TransferEnv) -> None:
         "pgimport", "--import_file", "nope.csv", "--table", "t",
         "--connconfig", str(transfer_env.config_path),
     )  # fmt: skip
-    assert missing.returncode == 2 and "nope.csv" in missing.stderr
+    assert missing.returncode == 2
+    assert "nope.csv" in missing.stderr
     (transfer_env.workdir / "d.csv").write_text("a\n1\n")
     no_config = transfer_env.run(
         "pgimport", "--import_file", "d.csv", "--table", "t", "--connconfig", "missing.yaml"
     )
-    assert no_config.returncode == 2 and "missing.yaml" in no_config.stderr
+    assert no_config.returncode == 2
+    assert "missing.yaml" in no_config.stderr
     assert not (transfer_env.workdir / "d.pgimport.yaml").exists()
     (transfer_env.workdir / "d.pgimport.yaml").write_text('delimiter: ","\nbogus: 1\n')
     bad = transfer_env.run(
@@ -330,7 +348,8 @@ def test_usage_errors_exit_2(transfer_env: TransferEnv) -> None:
         "--connconfig", str(transfer_env.config_path),
     )  # fmt: skip
     assert bad.returncode == 2
-    assert "d.pgimport.yaml" in bad.stderr and "bogus" in bad.stderr
+    assert "d.pgimport.yaml" in bad.stderr
+    assert "bogus" in bad.stderr
     same = transfer_env.run(
         "pgimport", "--import_file", "d.csv", "--table", "t", "--delimiter", '"',
         "--connconfig", str(transfer_env.config_path),
@@ -341,7 +360,8 @@ def test_usage_errors_exit_2(transfer_env: TransferEnv) -> None:
 def test_quiet(transfer_env: TransferEnv) -> None:
     result = _import(transfer_env, "q.csv", b"a\n1\n", "q", "--quiet")
     assert result.returncode == 0
-    assert result.stdout == "" and result.stderr == ""
+    assert result.stdout == ""
+    assert result.stderr == ""
 
 
 def test_settings_file_name_never_collides(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ class CopySource:
             yield from self._protect(self._converted(fh))
 
     def _converted(self, fh: BinaryIO) -> Iterator[bytes]:
-        first = fh.read(self.chunk_size)
+        first = fh.read(max(self.chunk_size, 4))  # a whole byte-order mark, at least
         if not self.transcode:
             skip = bom_length(first[:4], self.encoding)
             chunk = first[skip:]
@@ -115,24 +115,31 @@ class CopySource:
             if len(buf) <= 2:
                 carry = buf
                 continue
-            end = len(buf) - 2
-            out, parity, prev = self._rewrite(buf, end, parity, prev, quote)
-            carry = buf[end:]
+            out, used, parity, prev = self._rewrite(buf, len(buf) - 2, parity, prev, quote)
+            carry = buf[used:]
             if out:
                 yield out
         if carry:
-            out, parity, prev = self._rewrite(carry, len(carry), parity, prev, quote)
+            out, _, parity, prev = self._rewrite(carry, len(carry), parity, prev, quote)
             yield out
 
     @staticmethod
     def _rewrite(
         buf: bytes, end: int, parity: int, prev: bytes, quote: bytes
-    ) -> tuple[bytes, int, bytes]:
-        """Return ``buf[:end]`` with end-of-data lookalikes quoted, new parity, last byte."""
-        pos = buf.find(_EOD, 0, end)
+    ) -> tuple[bytes, int, int, bytes]:
+        r"""Rewrite ``buf`` up to about ``end``, quoting end-of-data lookalikes.
+
+        Every ``\.`` starting before ``end`` is decided (its next byte is always in ``buf``).
+
+        Returns:
+            The bytes to send, how many bytes of ``buf`` they cover, the new quote parity and
+            the last byte covered.
+        """
+        pos = buf.find(_EOD, 0, end + 1)
         if pos < 0:
             return (
                 buf[:end] if end < len(buf) else buf,
+                end,
                 (parity + buf.count(quote, 0, end)) & 1,
                 buf[end - 1 : end],
             )
@@ -149,9 +156,15 @@ class CopySource:
                 pieces.append(buf[start:pos])
                 pieces.append(quote + _EOD + quote)
                 start = pos + 2
-            pos = buf.find(_EOD, pos + 1, end)
-        pieces.append(buf[start:end])
-        return b"".join(pieces), (parity + buf.count(quote, 0, end)) & 1, buf[end - 1 : end]
+            pos = buf.find(_EOD, pos + 1, end + 1)
+        used = max(end, start)
+        pieces.append(buf[start:used])
+        return (
+            b"".join(pieces),
+            used,
+            (parity + buf.count(quote, 0, used)) & 1,
+            buf[used - 1 : used],
+        )
 
 
 def record_start_line(path: Path, *, encoding: str, quote: str, line: int) -> int:
