@@ -76,7 +76,7 @@ def test_defaults_nest_and_keep_braces(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_non_strings_lists_and_nested(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGM_X", "x")
-    source = {
+    source: dict[Any, Any] = {
         "n": 5,
         "b": True,
         "none": None,

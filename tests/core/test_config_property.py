@@ -59,12 +59,12 @@ SECTIONS = [
 secrets = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=4, max_size=10).map(
     lambda s: MARK + s
 )
-plain_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
-).filter(lambda s: MARK.lower() not in s.lower())
-plain_env = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10
-).filter(lambda s: MARK.lower() not in s.lower())
+plain_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12).filter(
+    lambda s: MARK.lower() not in s.lower()
+)
+plain_env = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=10).filter(
+    lambda s: MARK.lower() not in s.lower()
+)
 
 plain_scalars = st.one_of(
     st.none(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pgmonkey.common.utils.redaction import REDACTED as COMPAT_REDACTED
@@ -38,7 +40,7 @@ def test_not_sensitive(key: object) -> None:
 
 
 def test_redact_nested_lists_dsn_and_odd_keys() -> None:
-    cfg = {
+    cfg: dict[Any, Any] = {
         "connection_settings": {"user": "u", "password": "pw1", "sslkey": "/k", "sslcert": ""},
         "servers": [{"password": "pw2"}, ["x", {"token": "tk9"}]],
         "dsn": "postgresql://app:pw3@db:5432/app?sslmode=require",

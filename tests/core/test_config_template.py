@@ -18,12 +18,8 @@ def filled_template(tmp_path: Path, settings: dict[str, Any]) -> Path:
     """The template with only user/password/host/port/dbname edited, as a user would."""
     text = template_text()
     for key in ("user", "password", "host", "port", "dbname"):
-        text, count = re.subn(
-            rf"^(  {key}: )'[^']*'",
-            lambda m, k=key: f"{m.group(1)}'{settings[k]}'",
-            text,
-            flags=re.M,
-        )
+        replacement = f"\\g<1>'{settings[key]}'"
+        text, count = re.subn(rf"^(  {key}: )'[^']*'", replacement, text, flags=re.M)
         assert count == 1, key
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
