@@ -1,0 +1,172 @@
+"""pgconfig generate-code: all 8 programs run against a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgmonkey import PGConnectionManager
+from pgmonkey.config import template_text
+
+TYPES = ("normal", "pool", "async", "async_pool")
+LIBRARIES = ("pgmonkey", "psycopg")
+
+
+def _needs_manager(library: str) -> None:
+    if library == "pgmonkey" and not hasattr(PGConnectionManager, "get_database_connection"):
+        pytest.skip("PGConnectionManager.get_database_connection is not built yet")
+
+
+def _template_for(server: Any, path: Path) -> Path:
+    """The unchanged template from `pgconfig create`, filled with the server's credentials."""
+    c = server.config()["connection_settings"]
+    text = template_text()
+    for key, old, new in (
+        ("user", "postgres", c["user"]),
+        ("password", "password", c["password"]),
+        ("host", "localhost", c["host"]),
+        ("port", "5432", str(c["port"])),
+        ("dbname", "mydatabase", "postgres"),
+    ):
+        assert f"  {key}: '{old}'" in text
+        text = text.replace(f"  {key}: '{old}'", f"  {key}: '{new}'", 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _generate(run_pgmonkey: Any, path: Path, *args: str, cwd: Path | None = None) -> str:
+    result = run_pgmonkey("pgconfig", "generate-code", "--connconfig", str(path), *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    compile(result.stdout, "generated", "exec")  # stdout is exactly the program
+    return str(result.stdout)
+
+
+def _run_program(code: str, tmp_path: Path, name: str, **env: str) -> subprocess.CompletedProcess[str]:
+    program = tmp_path / f"generated_{name}.py"
+    program.write_text(code, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, str(program)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("connection_type", TYPES)
+def test_each_program_runs_with_the_template(
+    run_pgmonkey: Any, pg_server: Any, tmp_path: Path, library: str, connection_type: str
+) -> None:
+    _needs_manager(library)
+    config = _template_for(pg_server, tmp_path / "app.yaml")
+    code = _generate(
+        run_pgmonkey,
+        config,
+        "--library",
+        library,
+        "--connection-type",
+        connection_type,
+    )
+    assert repr(str(config)) in code  # absolute path: runs from any directory
+    assert pg_server.password not in code
+    result = _run_program(code, tmp_path, f"{library}_{connection_type}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "(1,)"
+    assert "autocommit: False" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("connection_type", TYPES)
+def test_programs_honour_settings_autocommit_and_check(
+    run_pgmonkey: Any,
+    pg_server: Any,
+    write_config: Any,
+    tmp_path: Path,
+    library: str,
+    connection_type: str,
+) -> None:
+    _needs_manager(library)
+    cfg = pg_server.config(autocommit=True, sslcert="")
+    cfg["sync_settings"] = {"statement_timeout": "1234"}
+    cfg["async_settings"] = {"lock_timeout": "2345"}
+    cfg["pool_settings"] = {"min_size": 1, "max_size": 2, "timeout": 10, "check_on_checkout": True}
+    cfg["async_pool_settings"] = dict(cfg["pool_settings"])
+    path = write_config(cfg)
+    code = _generate(
+        run_pgmonkey, path, "--library", library, "--connection-type", connection_type
+    )
+    if library == "psycopg" and "pool" in connection_type:
+        assert "open=False" in code
+        assert "check_connection" in code
+    result = _run_program(code, tmp_path, f"s_{library}_{connection_type}")
+    assert result.returncode == 0, result.stderr
+    assert "autocommit: True" in result.stdout
+    if connection_type.startswith("async"):
+        assert "lock_timeout = 2345" in result.stdout
+        assert "statement_timeout" not in result.stdout
+    else:
+        assert "statement_timeout = 1234" in result.stdout
+        assert "lock_timeout" not in result.stdout
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_env_interpolation_when_asked(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any, tmp_path: Path, library: str
+) -> None:
+    _needs_manager(library)
+    cfg = pg_server.config(connection_type="pool")
+    cfg["connection_settings"]["password"] = {"from_env": "PGM_GEN_PW"}
+    cfg["connection_settings"]["port"] = "${PGM_GEN_PORT}"
+    path = write_config(cfg)
+    env = {"PGM_GEN_PW": pg_server.password, "PGM_GEN_PORT": str(pg_server.port)}
+    result = run_pgmonkey(
+        "pgconfig", "generate-code", "--connconfig", str(path), "--library", library,
+        "--resolve-env", env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert pg_server.password not in result.stdout
+    run = _run_program(result.stdout, tmp_path, f"env_{library}", **env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "(1,)"
+
+
+def test_relative_config_path_is_made_absolute(
+    run_pgmonkey: Any, pg_server: Any, tmp_path: Path
+) -> None:
+    _template_for(pg_server, tmp_path / "rel.yaml")
+    code = _generate(
+        run_pgmonkey, Path("rel.yaml"), "--library", "psycopg", cwd=tmp_path
+    )
+    assert repr(str(tmp_path / "rel.yaml")) in code
+    assert _run_program(code, tmp_path, "rel").returncode == 0
+
+
+def test_type_comes_from_the_config_and_titles_match(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any
+) -> None:
+    path = write_config(pg_server.config(connection_type="async_pool"))
+    code = _generate(run_pgmonkey, path, "--library", "psycopg")
+    assert code.startswith(
+        '"""Generated asynchronous pooled connection code using psycopg_pool.'
+    )
+    code = _generate(run_pgmonkey, path)
+    assert "'async_pool'" in code
+    assert "Generated asynchronous pooled connection code using pgmonkey." in code
+
+
+def test_invalid_config_is_refused(run_pgmonkey: Any, write_config: Any) -> None:
+    path = write_config("connection_settings:\n  port: [1, 2]\n")
+    result = run_pgmonkey("pgconfig", "generate-code", "--connconfig", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
