@@ -332,11 +332,6 @@ def test_min_size_compared_as_numbers(tmp_path: Path) -> None:
     )
 
 
-def test_max_size_below_default_min_size() -> None:
-    with pytest.raises(ConfigValidationError, match=r"smaller than the default min_size \(4\)"):
-        load_config({"connection_settings": {}, "pool_settings": {"max_size": 2}})
-
-
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
@@ -641,3 +636,21 @@ def test_public_imports() -> None:
     assert pgmonkey.redact_config is redact_config
     assert REDACTED == "***REDACTED***"
     assert issubclass(pgmonkey.EnvInterpolationError, PgMonkeyError)
+
+
+def test_blank_placeholders_are_dropped_but_blank_gucs_kept() -> None:
+    cfg = load_config(
+        {
+            "connection_settings": {
+                "host": "",
+                "port": "",
+                "connect_timeout": "",
+                "autocommit": "",
+            },
+            "pool_settings": {"timeout": "", "min_size": ""},
+            "sync_settings": {"search_path": ""},
+        }
+    )
+    assert cfg["connection_settings"] == {}
+    assert cfg["pool_settings"] == {}
+    assert cfg["sync_settings"] == {"search_path": ""}

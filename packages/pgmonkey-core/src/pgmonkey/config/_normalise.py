@@ -38,7 +38,6 @@ _POOL_MINIMUM: dict[str, tuple[float, bool]] = {
     "max_lifetime": (0, False),
     "reconnect_timeout": (0, True),
 }
-_PSYCOPG_POOL_DEFAULT_MIN_SIZE = 4
 
 
 class _Invalid(Exception):
@@ -204,18 +203,11 @@ class Normaliser:
                     continue
             out[key] = converted
         min_size, max_size = out.get("min_size"), out.get("max_size")
-        if max_size is not None:
-            if min_size is not None and min_size > max_size:
-                self.error(
-                    f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
-                    (section, "min_size"),
-                )
-            elif min_size is None and max_size < _PSYCOPG_POOL_DEFAULT_MIN_SIZE:
-                self.error(
-                    f"max_size ({max_size}) is smaller than the default min_size "
-                    f"({_PSYCOPG_POOL_DEFAULT_MIN_SIZE}); set min_size too",
-                    (section, "max_size"),
-                )
+        if max_size is not None and min_size is not None and min_size > max_size:
+            self.error(
+                f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
+                (section, "min_size"),
+            )
         return out
 
     def _session_settings(self, section: str, value: Any) -> dict[str, str]:
@@ -224,15 +216,25 @@ class Normaliser:
             if not isinstance(key, str) or not _GUC_NAME.fullmatch(key):
                 self.error(f"{str(key)!r} is not a valid PostgreSQL setting name", (section, key))
                 continue
-            converted = self._value(raw, (section, key), _to_guc)
+            converted = self._value(raw, (section, key), _to_guc, blank_is_absent=False)
             if converted is not None:
                 out[key] = converted
         return out
 
     # -- values -------------------------------------------------------------------------
 
-    def _value(self, raw: Any, path: tuple[Any, ...], convert: Callable[[Any], Any]) -> Any:
-        """Interpolate (when enabled) and convert one value; ``None`` when absent or bad."""
+    def _value(
+        self,
+        raw: Any,
+        path: tuple[Any, ...],
+        convert: Callable[[Any], Any],
+        *,
+        blank_is_absent: bool = True,
+    ) -> Any:
+        """Interpolate (when enabled) and convert one value; ``None`` when absent or bad.
+
+        ``''`` counts as absent (a placeholder) unless ``blank_is_absent`` is false.
+        """
         literal = True
         if self.interpolator is not None:
             try:
@@ -250,7 +252,7 @@ class Normaliser:
                 path,
             )
             return None
-        if raw is None:
+        if raw is None or (blank_is_absent and isinstance(raw, str) and raw == ""):
             return None
         try:
             return convert(raw)
