@@ -18,18 +18,23 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 import yaml
 
-from pgmonkey import load_config
+from pgmonkey import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -79,6 +84,7 @@ PYTEST_RUNNER = (
 SCRIPTS: dict[str, Script] = {
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
+    "flask/app.py": Script(stdout=[r"^\{'id': 1\}$", r"^\[\{'id': 1, 'text': 'hello'\}\]$"]),
     "django/settings.py": Script(
         stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],
         runner=(
@@ -155,7 +161,7 @@ def test_every_example_file_is_shown_in_a_page() -> None:
 
 def test_every_python_example_is_run() -> None:
     python = {str(p.relative_to(EXAMPLES)) for p in _example_files() if p.suffix == ".py"}
-    assert python == set(SCRIPTS)
+    assert python == {*SCRIPTS, *SERVED}
 
 
 def test_pages_hold_no_untested_python() -> None:
@@ -164,7 +170,7 @@ def test_pages_hold_no_untested_python() -> None:
 
 
 def test_shell_blocks_only_install_or_run_nox() -> None:
-    allowed = re.compile(r"^(python3? -m )?(pip|nox|uv) ")
+    allowed = re.compile(r"^(python3? -m )?(pip|nox|uv|uvicorn) ")
     for page in PAGES:
         for block in _fenced_blocks(page.read_text(), "bash"):
             for line in block.splitlines():
@@ -188,10 +194,34 @@ def test_yaml_example_is_a_valid_config(path: Path, monkeypatch: pytest.MonkeyPa
         pytest.skip("not a connection configuration")
     monkeypatch.setenv("APP_DB_PASSWORD", "from-the-environment")
     monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    if path.stem.startswith("broken"):  # shown on purpose to demonstrate the errors
+        with pytest.raises(ConfigError):
+            load_config(path, resolve_env=True, strict=True)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cfg = load_config(path, resolve_env=True)
     assert cfg["connection_settings"]
+
+
+def _inline_yaml_blocks() -> list[tuple[str, str]]:
+    return [
+        (f"{page.relative_to(DOCS)}[{i}]", block)
+        for page in PAGES
+        for i, block in enumerate(_fenced_blocks(page.read_text(), "yaml"))
+    ]
+
+
+@pytest.mark.parametrize(
+    "block", [b for _, b in _inline_yaml_blocks()], ids=[n for n, _ in _inline_yaml_blocks()]
+)
+def test_inline_yaml_is_a_valid_config_fragment(block: str) -> None:
+    data = yaml.safe_load(block)
+    assert isinstance(data, dict)
+    data.setdefault("connection_settings", {"host": "db.example.com"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(data)
 
 
 # --------------------------------------------------------------------------- Python examples
@@ -226,7 +256,55 @@ def test_python_example_runs(name: str, pg_database: Config, tmp_path: Path) -> 
     proc = _run_python(argv, tmp_path, script.env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for pattern in script.stdout:
-        assert re.search(pattern, proc.stdout), f"{pattern!r} not in:\n{proc.stdout}"
+        assert re.search(pattern, proc.stdout, re.MULTILINE), f"{pattern!r} not in:\n{proc.stdout}"
+
+
+# --------------------------------------------------------------------------- served apps
+
+SERVED = {"fastapi/app.py": "uvicorn"}
+"""ASGI apps, run the way their page says (``uvicorn app:app``) and sent real requests."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_fastapi_example_serves_requests(pg_database: Config, tmp_path: Path) -> None:
+    _write_yaml(tmp_path / "config.yaml", _config_for(pg_database))
+    shutil.copy(EXAMPLES / "fastapi" / "app.py", tmp_path / "app.py")
+    with psycopg.connect(**load_config(pg_database)["connection_settings"]) as conn:
+        conn.execute("CREATE TABLE notes (id serial PRIMARY KEY, text text)")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-W", "error", "-m", "uvicorn", "app:app", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(base + "/notes", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                time.sleep(0.1)
+        created = httpx.post(base + "/notes", json={"text": "hello"}, timeout=10)
+        assert created.status_code == 201, created.text
+        assert created.json() == {"id": 1}
+        assert httpx.get(base + "/notes", timeout=10).json() == [{"id": 1, "text": "hello"}]
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM after a clean shutdown (exit status -15).
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete." in output
+    assert "Traceback" not in output, output
+    assert "Warning" not in output, output
 
 
 # --------------------------------------------------------------------------- console sessions
