@@ -84,6 +84,11 @@ PYTEST_RUNNER = (
 SCRIPTS: dict[str, Script] = {
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
+    "environment/show_config.py": Script(
+        stdout=[r"^port: 6432$", r'"password": "\*\*\*REDACTED\*\*\*"', r'"user": "app"'],
+        env={"APP_DB_PASSWORD": "s3cret-from-env", "APP_DB_PORT": "6432"},
+        prepare=lambda cfg, tmp: shutil.copy(EXAMPLES / "environment" / "env.yaml", tmp),
+    ),
     "flask/app.py": Script(stdout=[r"^\{'id': 1\}$", r"^\[\{'id': 1, 'text': 'hello'\}\]$"]),
     "django/settings.py": Script(
         stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],
