@@ -63,7 +63,9 @@ def _squash(text: str) -> str:
 
 
 @pytest.mark.parametrize("command", list(ORIGINAL_HELP), ids=lambda c: " ".join(c) or "top")
-def test_help_keeps_original_texts_and_fits_80_columns(run_pgmonkey: Any, command: tuple[str, ...]) -> None:
+def test_help_keeps_original_texts_and_fits_80_columns(
+    run_pgmonkey: Any, command: tuple[str, ...]
+) -> None:
     result = run_pgmonkey(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -76,7 +78,8 @@ def test_help_keeps_original_texts_and_fits_80_columns(run_pgmonkey: Any, comman
 
 def test_new_subcommands_and_flags_are_listed(run_pgmonkey: Any) -> None:
     out = run_pgmonkey("pgconfig", "--help").stdout
-    assert "validate" in out and "show" in out
+    assert "validate" in out
+    assert "show" in out
     test_help = run_pgmonkey("pgconfig", "test", "--help").stdout
     for flag in ("--all", "--json", "--allow-sensitive-defaults", "--debug"):
         assert flag in test_help

@@ -46,7 +46,9 @@ def _generate(run_pgmonkey: Any, path: Path, *args: str, cwd: Path | None = None
     return str(result.stdout)
 
 
-def _run_program(code: str, tmp_path: Path, name: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run_program(
+    code: str, tmp_path: Path, name: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     program = tmp_path / f"generated_{name}.py"
     program.write_text(code, encoding="utf-8")
     elsewhere = tmp_path / "elsewhere"
@@ -131,8 +133,14 @@ def test_env_interpolation_when_asked(
     path = write_config(cfg)
     env = {"PGM_GEN_PW": pg_server.password, "PGM_GEN_PORT": str(pg_server.port)}
     result = run_pgmonkey(
-        "pgconfig", "generate-code", "--connconfig", str(path), "--library", library,
-        "--resolve-env", env=env,
+        "pgconfig",
+        "generate-code",
+        "--connconfig",
+        str(path),
+        "--library",
+        library,
+        "--resolve-env",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert pg_server.password not in result.stdout
@@ -145,9 +153,7 @@ def test_relative_config_path_is_made_absolute(
     run_pgmonkey: Any, pg_server: Any, tmp_path: Path
 ) -> None:
     _template_for(pg_server, tmp_path / "rel.yaml")
-    code = _generate(
-        run_pgmonkey, Path("rel.yaml"), "--library", "psycopg", cwd=tmp_path
-    )
+    code = _generate(run_pgmonkey, Path("rel.yaml"), "--library", "psycopg", cwd=tmp_path)
     assert repr(str(tmp_path / "rel.yaml")) in code
     assert _run_program(code, tmp_path, "rel").returncode == 0
 
@@ -157,9 +163,7 @@ def test_type_comes_from_the_config_and_titles_match(
 ) -> None:
     path = write_config(pg_server.config(connection_type="async_pool"))
     code = _generate(run_pgmonkey, path, "--library", "psycopg")
-    assert code.startswith(
-        '"""Generated asynchronous pooled connection code using psycopg_pool.'
-    )
+    assert code.startswith('"""Generated asynchronous pooled connection code using psycopg_pool.')
     code = _generate(run_pgmonkey, path)
     assert "'async_pool'" in code
     assert "Generated asynchronous pooled connection code using pgmonkey." in code

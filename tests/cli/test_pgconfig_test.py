@@ -92,7 +92,9 @@ def test_session_settings_and_autocommit_are_reported(
         assert by_type[t]["autocommit"] is True
 
 
-def test_pool_holds_min_size_plus_one(run_pgmonkey: Any, pg_server: Any, write_config: Any) -> None:
+def test_pool_holds_min_size_plus_one(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any
+) -> None:
     cfg = pg_server.config()
     cfg["pool_settings"] = {"min_size": 2, "max_size": 4, "timeout": 10}
     path = write_config(cfg)

@@ -24,7 +24,7 @@ def _setting(data: dict[str, Any], name: str) -> str | None:
 
 
 def _cfg(**settings: Any) -> dict[str, Any]:
-    base = {"user": "app", "password": "pw", "dbname": "appdb"}
+    base: dict[str, Any] = {"user": "app", "password": "pw", "dbname": "appdb"}
     base.update(settings)
     return {
         "connection_settings": {k: v for k, v in base.items() if v is not None},
@@ -162,7 +162,8 @@ def test_audit_client_cidr_without_a_rule_is_a_mismatch(
     path = write_config(pg_server.config())
     audit = _audit(run_pgmonkey, path, "--client-cidr", "10.9.0.0/16")["audit"]
     other = [v for v in audit["hba_verdicts"] if "10.9.0.0/16" in v["client"]]
-    assert other and other[0]["status"] == "MISMATCH"
+    assert other
+    assert other[0]["status"] == "MISMATCH"
     assert audit["ok"] is False
 
 
@@ -184,7 +185,9 @@ def test_audit_over_ipv6(run_pgmonkey: Any, pg_server: Any, write_config: Any) -
     data = _audit(run_pgmonkey, path)
     assert data["pg_hba_conf"][0]["address"] == "::1/128"
     (verdict,) = data["audit"]["hba_verdicts"]
-    assert verdict["matching_line"] == _hba_line_number(pg_server, "host all all ::1/128 scram-sha-256")
+    assert verdict["matching_line"] == _hba_line_number(
+        pg_server, "host all all ::1/128 scram-sha-256"
+    )
 
 
 def test_audit_degrades_without_privileges(
