@@ -31,4 +31,3 @@ async def add_note(note: Note, conn: Tx) -> dict[str, int]:
 async def list_notes(conn: Conn) -> list[dict[str, object]]:
     cur = await conn.execute("SELECT id, text FROM notes ORDER BY id")
     return [{"id": id_, "text": text} for id_, text in await cur.fetchall()]
-
