@@ -1,0 +1,269 @@
+"""pgimport / pgexport against psql's ``\\copy`` on the same file and table, in the same run.
+
+* import of a 1,000,000-row (~80 MB) CSV: ``pgmonkey pgimport`` vs ``psql -c "\\copy ..."``,
+  both as subprocesses (start-up included on both sides), target ratio 1.1;
+* export of the same table to CSV, likewise, target ratio 1.1;
+* peak RSS of the pgmonkey process for that import, target < 100 MB (psql's peak is the
+  baseline, for scale);
+* the same peak for an ~800 MB file (10,000,000 rows) when ``PGMONKEY_BENCH_LARGE=1``
+  (it takes a few minutes, so it is opt-in).
+
+Both commands run as fresh processes, so pgmonkey's start-up (Python, psycopg, the config
+loader) is part of its time. Bytecode is cached in a temporary ``PYTHONPYCACHEPREFIX``, as it
+would be for an installed package.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _harness import Result, interleaved_median
+
+PSQL_CANDIDATES = ("/usr/lib/postgresql/15/bin/psql", shutil.which("psql") or "")
+ROWS = 1_000_000
+TABLE_DDL = (
+    "CREATE TABLE bench (id int, name text, amount numeric, created timestamptz, "
+    "active boolean, note text)"
+)
+
+# Runs a command and prints the peak RSS (KiB on Linux) of its process tree's largest member.
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys; "
+    "rc = subprocess.run(sys.argv[1:]).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"
+)
+
+
+def _psql() -> str:
+    for candidate in PSQL_CANDIDATES:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("psql not found")
+
+
+def _write_csv(path: Path, rows: int) -> None:
+    rnd = random.Random(1)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write("id,name,amount,created,active,note\n")
+        batch: list[str] = []
+        for i in range(rows):
+            batch.append(
+                f"{i},name_{rnd.randrange(10**6)},{rnd.randrange(10**7) / 100},"
+                f"2024-01-{1 + i % 28:02d} 12:{i % 60:02d}:00+00,{'true' if i % 2 else 'false'},"
+                f'"note {i}, with a comma"\n'
+            )
+            if len(batch) >= 10_000:
+                fh.write("".join(batch))
+                batch.clear()
+        fh.write("".join(batch))
+
+
+def _repeat_body(src: Path, dst: Path, times: int) -> None:
+    with open(src, "rb") as fh:
+        header = fh.readline()
+        body_start = fh.tell()
+    with open(dst, "wb") as out:
+        out.write(header)
+        for _ in range(times):
+            with open(src, "rb") as fh:
+                fh.seek(body_start)
+                shutil.copyfileobj(fh, out, 1 << 22)
+
+
+class _Bench:
+    def __init__(self, server: Any, workdir: Path) -> None:
+        self.server = server
+        self.workdir = workdir
+        self.dbname = "bench_import_export"
+        server.execute(f"DROP DATABASE IF EXISTS {self.dbname}")
+        server.create_database(self.dbname)
+        cfg = server.config(dbname=self.dbname)
+        self.settings = cfg["connection_settings"]
+        self.config_path = workdir / "conn.yaml"
+        self.config_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        self.env = dict(os.environ, PGPASSWORD=str(self.settings.get("password", "")))
+        # An installed pgmonkey has compiled bytecode (pip writes it); this checkout may run
+        # with PYTHONDONTWRITEBYTECODE, which would recompile ~150 modules on every start.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+        self.sql(TABLE_DDL)
+
+    def sql(self, statement: str) -> None:
+        import psycopg
+
+        params = {k: v for k, v in self.settings.items() if k != "autocommit"}
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def psql(self, command: str) -> list[str]:
+        s = self.settings
+        return [
+            _psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(s["host"]),
+            "-p", str(s["port"]), "-U", str(s["user"]), "-d", str(s["dbname"]), "-c", command,
+        ]  # fmt: skip
+
+    def pgmonkey(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "pgmonkey_cli", *args, "--connconfig", str(self.config_path)]
+
+    def run(self, argv: list[str]) -> None:
+        subprocess.run(argv, env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def peak_rss_mb(self, argv: list[str]) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_WRAPPER, *argv],
+            env=self.env,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"{argv[:4]} failed: {out.stderr.strip()[-500:]}")
+        return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+    def close(self) -> None:
+        self.server.drop_database(self.dbname)
+
+
+def run(ctx: dict[str, Any]) -> list[Result]:
+    """Measure import, export and memory against psql's ``\\copy``."""
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="pgmonkey-bench-") as tmp:
+        workdir = Path(tmp)
+        data = workdir / "data.csv"
+        _write_csv(data, ROWS)
+        size_mb = data.stat().st_size / 1e6
+        bench = _Bench(ctx["server"], workdir)
+        try:
+            copy_in = f"\\copy bench from '{data}' with (format csv, header true)"
+            pg_import = bench.pgmonkey(
+                "pgimport", "--import_file", str(data), "--table", "bench", "--quiet"
+            )
+            bench.run([*pg_import, "--config-only"])  # detection once, as a user would
+            bench.run([*pg_import, "--config-only"])  # and bytecode compiled once
+
+            def psql_import() -> None:
+                bench.sql("TRUNCATE bench")
+                bench.run(bench.psql(copy_in))
+
+            def pgmonkey_import() -> None:
+                bench.sql("TRUNCATE bench")
+                bench.run(pg_import)
+
+            cand, base = interleaved_median(pgmonkey_import, psql_import, repeat=3)
+            results.append(
+                Result(
+                    case=f"pgimport {ROWS:,} rows ({size_mb:.0f} MB CSV)",
+                    metric="seconds",
+                    candidate=cand,
+                    baseline_name="psql \\copy from",
+                    baseline=base,
+                    target_ratio=1.1,
+                )
+            )
+
+            # The same command in-process (imports warm): the data path without the ~0.2 s
+            # of interpreter and psycopg start-up that psql does not pay.
+            from pgmonkey_cli._app import main as cli_main
+
+            def pgmonkey_import_in_process() -> None:
+                bench.sql("TRUNCATE bench")
+                if cli_main(pg_import[3:]) != 0:
+                    raise RuntimeError("pgimport failed")
+
+            cand, base = interleaved_median(pgmonkey_import_in_process, psql_import, repeat=3)
+            results.append(
+                Result(
+                    case="pgimport, in-process (no start-up)",
+                    metric="seconds",
+                    candidate=cand,
+                    baseline_name="psql \\copy from",
+                    baseline=base,
+                    target_ratio=1.1,
+                )
+            )
+
+            out = workdir / "out.csv"
+            copy_out = f"\\copy bench to '{out}' with (format csv, header true)"
+            pg_export = bench.pgmonkey(
+                "pgexport", "--table", "bench", "--export-file", str(out), "--overwrite", "-q"
+            )
+            cand, base = interleaved_median(
+                lambda: bench.run(pg_export), lambda: bench.run(bench.psql(copy_out)), repeat=3
+            )
+            results.append(
+                Result(
+                    case=f"pgexport {ROWS:,} rows",
+                    metric="seconds",
+                    candidate=cand,
+                    baseline_name="psql \\copy to",
+                    baseline=base,
+                    target_ratio=1.1,
+                )
+            )
+
+            cand, base = interleaved_median(
+                lambda: cli_main(pg_export[3:]), lambda: bench.run(bench.psql(copy_out)), repeat=3
+            )
+            results.append(
+                Result(
+                    case="pgexport, in-process (no start-up)",
+                    metric="seconds",
+                    candidate=cand,
+                    baseline_name="psql \\copy to",
+                    baseline=base,
+                    target_ratio=1.1,
+                )
+            )
+
+            bench.sql("TRUNCATE bench")
+            psql_rss = bench.peak_rss_mb(bench.psql(copy_in))
+            bench.sql("TRUNCATE bench")
+            ours = bench.peak_rss_mb(pg_import)
+            results.append(
+                Result(
+                    case=f"pgimport peak RSS, {size_mb:.0f} MB file",
+                    metric="MB peak",
+                    candidate=ours,
+                    baseline_name="psql \\copy from",
+                    baseline=psql_rss,
+                    target_absolute=100.0,
+                )
+            )
+            bench.sql("TRUNCATE bench")
+
+            if os.environ.get("PGMONKEY_BENCH_LARGE") == "1":
+                large = workdir / "large.csv"
+                _repeat_body(data, large, 10)
+                large_mb = large.stat().st_size / 1e6
+                data.unlink()
+                large_import = bench.pgmonkey(
+                    "pgimport", "--import_file", str(large), "--table", "bench", "--quiet"
+                )
+                bench.run([*large_import, "--config-only"])
+                psql_large = bench.peak_rss_mb(
+                    bench.psql(f"\\copy bench from '{large}' with (format csv, header true)")
+                )
+                bench.sql("TRUNCATE bench")
+                ours_large = bench.peak_rss_mb(large_import)
+                bench.sql("TRUNCATE bench")
+                results.append(
+                    Result(
+                        case=f"pgimport peak RSS, {large_mb:.0f} MB file",
+                        metric="MB peak",
+                        candidate=ours_large,
+                        baseline_name="psql \\copy from",
+                        baseline=psql_large,
+                        target_absolute=100.0,
+                    )
+                )
+        finally:
+            bench.close()
+    return results
