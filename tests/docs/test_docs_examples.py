@@ -89,6 +89,13 @@ SCRIPTS: dict[str, Script] = {
         env={"APP_DB_PASSWORD": "s3cret-from-env", "APP_DB_PORT": "6432"},
         prepare=lambda cfg, tmp: shutil.copy(EXAMPLES / "environment" / "env.yaml", tmp),
     ),
+    "scale-out/replicas.py": Script(
+        stdout=[
+            r"^read-write: connected to the primary$",
+            r"^prefer-standby: connected to the standby$",
+            r"^read-write after failover: the promoted standby$",
+        ]
+    ),
     "flask/app.py": Script(stdout=[r"^\{'id': 1\}$", r"^\[\{'id': 1, 'text': 'hello'\}\]$"]),
     "django/settings.py": Script(
         stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],

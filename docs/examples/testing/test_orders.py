@@ -5,14 +5,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgmonkey import load_config
+from pgmonkey.connections import connect
 
 
 @pytest.fixture
 def conn(pg_database: dict[str, Any]):
     """A connection to a fresh, empty database (dropped after the test)."""
-    cfg = load_config(pg_database)
-    with psycopg.connect(**cfg["connection_settings"]) as conn:
+    with connect(pg_database) as conn:
         conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL)")
         yield conn
 
