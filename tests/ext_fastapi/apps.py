@@ -52,7 +52,9 @@ def async_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
         return {"id": i}
 
     @app.post("/conn/{i}")
-    async def conn_insert(i: int, conn: Conn, fail_: str | None = fastapi.Query(None, alias="fail")):
+    async def conn_insert(
+        i: int, conn: Conn, fail_: str | None = fastapi.Query(None, alias="fail")
+    ):
         await conn.execute("INSERT INTO items VALUES (%s, 'conn')", (i,))
         fail(fail_)
         return {"id": i}

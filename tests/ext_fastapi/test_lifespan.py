@@ -58,9 +58,7 @@ def test_config_file_path(db: Database, tmp_path: Path, client_factory: ClientFa
     assert db.items() == [(7, "tx")]
 
 
-def test_wrong_password_fails_at_startup(
-    db: Database, client_factory: ClientFactory
-) -> None:
+def test_wrong_password_fails_at_startup(db: Database, client_factory: ClientFactory) -> None:
     cfg = db.config_with()
     cfg["connection_settings"]["password"] = "not-the-password-s3cr3t"
     pg = PGMonkeyFastAPI(cfg, wait=2)
@@ -69,7 +67,8 @@ def test_wrong_password_fails_at_startup(
             pass  # pragma: no cover - startup fails
     message = str(info.value)
     assert "password authentication failed" in message
-    assert "'pgmonkey.default' pool" in message and f"dbname={db.dbname}" in message
+    assert "'pgmonkey.default' pool" in message
+    assert f"dbname={db.dbname}" in message
     assert "s3cr3t" not in message
     assert db.sessions() == 0
 
@@ -115,10 +114,15 @@ def test_init_app_wraps_the_user_lifespan(db: Database, client_factory: ClientFa
         }
 
     with client_factory(app) as client:
-        assert client.get("/state").json() == {"answer": 42, "registry": "PoolRegistry", "items": 1}
+        assert client.get("/state").json() == {
+            "answer": 42,
+            "registry": "PoolRegistry",
+            "items": 1,
+        }
     assert events == ["user start", "user stop (pool closed: False)"]
     assert app.state.__dict__.get("_state", {}).get("pgmonkey") is None
-    assert app.router.on_startup == [] and app.router.on_shutdown == []
+    assert app.router.on_startup == []
+    assert app.router.on_shutdown == []
     assert db.sessions() == 0
 
 
@@ -163,17 +167,23 @@ def test_two_instances_in_one_app(
     pg_server.create_database(other)
     try:
         pg_a = PGMonkeyFastAPI(db.config)
-        pg_b = PGMonkeyFastAPI(db.config | {"connection_settings": {
-            **db.config["connection_settings"], "dbname": other}}, state_key="pg_b")
+        pg_b = PGMonkeyFastAPI(
+            db.config
+            | {"connection_settings": {**db.config["connection_settings"], "dbname": other}},
+            state_key="pg_b",
+        )
         app = FastAPI()
         pg_a.init_app(app)
         pg_b.init_app(app)
 
         @app.get("/dbs")
         async def dbs(
-            a: Annotated[Any, Depends(pg_a.connection)], b: Annotated[Any, Depends(pg_b.connection)]
+            a: Annotated[Any, Depends(pg_a.connection)],
+            b: Annotated[Any, Depends(pg_b.connection)],
         ) -> list[str]:
-            rows = [await (await c.execute("SELECT current_database()")).fetchone() for c in (a, b)]
+            rows = [
+                await (await c.execute("SELECT current_database()")).fetchone() for c in (a, b)
+            ]
             return [r[0] for r in rows]
 
         with client_factory(app) as client:
@@ -192,7 +202,10 @@ def test_request_without_lifespan_gets_a_clear_error(db: Database) -> None:
     async def index(conn: Annotated[Any, Depends(pg.connection)]) -> None:
         pass  # pragma: no cover
 
-    with TestClient(app) as client, pytest.raises(PGMonkeyFastAPIError, match="lifespan=pg.lifespan"):
+    with (
+        TestClient(app) as client,
+        pytest.raises(PGMonkeyFastAPIError, match=r"lifespan=pg\.lifespan"),
+    ):
         client.get("/")
 
 

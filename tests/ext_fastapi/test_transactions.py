@@ -138,7 +138,9 @@ def test_dependency_overrides(db: Database, client_factory: ClientFactory) -> No
     with client_factory(app) as client:
         assert client.post("/conn/1").status_code == 200
         assert client.post("/plain/2").status_code == 200
-        assert db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'override'") == [(0,)]
+        assert db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'override'"
+        ) == [(0,)]
     assert seen == ["borrowed", "borrowed"]
     assert db.items() == [(1, "conn"), (2, "plain")]
 

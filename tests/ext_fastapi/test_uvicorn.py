@@ -9,14 +9,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from .conftest import Database
 
-APP_MODULE = '''
+APP_MODULE = """
 import json
 import os
 from typing import Annotated, Any
@@ -45,7 +44,7 @@ async def slow(i: int, conn: Annotated[Any, Depends(pg.transaction)]) -> None:
 @app.get("/stats")
 async def stats(pool: Annotated[Any, Depends(pg.pool)]) -> dict[str, int]:
     return pool.get_stats()
-'''
+"""
 
 
 def _free_port() -> int:
@@ -89,15 +88,19 @@ def test_two_workers_each_open_and_close_their_own_pool(
 ) -> None:
     url, proc, log = server
     assert db.sessions() == 2  # one min_size connection per worker, opened after the fork
-    backends = {row[0] for row in db.query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [db.app_name])}
+    backends = {
+        row[0]
+        for row in db.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [db.app_name]
+        )
+    }
     with httpx.Client(base_url=url) as client:
         seen: dict[int, int] = {}
         for _ in range(40):
             body = client.get("/who").json()
             seen.setdefault(body["worker"], body["backend"])
         assert set(seen.values()) <= backends
-        for worker, backend in seen.items():
+        for backend in seen.values():
             assert db.query("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [backend])
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 0, log.read_text()
@@ -108,7 +111,7 @@ def test_two_workers_each_open_and_close_their_own_pool(
 def test_client_disconnect_leaves_no_open_transaction(
     db: Database, server: tuple[str, subprocess.Popen[bytes], Path]
 ) -> None:
-    url, proc, log = server
+    url = server[0]
     with httpx.Client(base_url=url, timeout=0.2) as client:
         for i in range(4):
             with pytest.raises(httpx.TimeoutException):
