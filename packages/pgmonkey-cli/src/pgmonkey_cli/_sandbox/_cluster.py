@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -109,10 +110,25 @@ class Sandbox:
         account: The account that runs the server (``None``: the current user).
     """
 
-    def __init__(self, directory: Path, config_path: Path, account: _Account | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config_path: Path,
+        account: _Account | None,
+        *,
+        data_dir_option: str | None = None,
+    ) -> None:
         self.directory = directory
         self.config_path = config_path
         self.account = account
+        self.data_dir_option = data_dir_option
+
+    def options(self, config: str | os.PathLike[str] | None = None) -> str:
+        """``--connconfig ... [--data-dir ...]`` naming this sandbox, for hints."""
+        text = f"--connconfig {shlex.quote(str(config or self.config_path))}"
+        if self.data_dir_option is not None:
+            text += f" --data-dir {shlex.quote(self.data_dir_option)}"
+        return text
 
     # -- state on disk
 
@@ -377,7 +393,7 @@ class Sandbox:
     def _port_taken(self, spec: SandboxSpec, where: str) -> SandboxError:
         owner = self._other_sandbox_on(spec.port)
         by = (
-            f"by the sandbox of {owner} (stop it: pgmonkey sandbox stop --connconfig {owner})"
+            f"by the sandbox of {owner} (stop it: pgmonkey sandbox stop {self.options(owner)})"
             if owner
             else "by another program (another PostgreSQL server?)"
         )
@@ -458,7 +474,7 @@ class Sandbox:
                     f"the sandbox of {spec.config_path} is running with other settings "
                     f"(host {meta.get('host')}, port {running_port}, ssl "
                     f"{'on' if meta.get('ssl') else 'off'}); stop it first: pgmonkey sandbox "
-                    f"stop --connconfig {spec.config_path}"
+                    f"stop {self.options()}"
                 )
             result.already_running = True
         else:

@@ -29,7 +29,12 @@ def _sandbox_for(args: argparse.Namespace, account: _Account | None) -> Sandbox:
     """The sandbox of ``args.connconfig`` (the file itself need not exist any more)."""
     config_path = Path(args.connconfig).expanduser().resolve()
     root = data_root(args.data_dir, account)
-    return Sandbox(sandbox_dir(root, config_path), config_path, account)
+    return Sandbox(
+        sandbox_dir(root, config_path),
+        config_path,
+        account,
+        data_dir_option=args.data_dir,
+    )
 
 
 def _load_spec(args: argparse.Namespace) -> SandboxSpec:
@@ -74,7 +79,7 @@ def start(args: argparse.Namespace) -> int:
             "--ssl to turn it on",
             file=sys.stderr,
         )
-    print(f"Stop it with: pgmonkey sandbox stop --connconfig {config}")
+    print(f"Stop it with: pgmonkey sandbox stop {sandbox.options(config)}")
     return EXIT_OK
 
 
@@ -104,11 +109,12 @@ def _describe(sandbox: Sandbox, meta: dict[str, Any] | None) -> dict[str, Any]:
     return info
 
 
-def _print_info(info: dict[str, Any]) -> None:
+def _print_info(info: dict[str, Any], sandbox: Sandbox) -> None:
     state = info["state"]
     config = _arg(Path(info["config"]))
     if state == "absent":
-        print(f"No sandbox for {config} (start one: pgmonkey sandbox start --connconfig {config})")
+        hint = f"pgmonkey sandbox start {sandbox.options(config)}"
+        print(f"No sandbox for {config} (start one: {hint})")
         return
     pid = f" (pid {info['pid']})" if info.get("pid") else ""
     print(f"The sandbox of {config} is {state}{pid}.")
@@ -156,7 +162,7 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        _print_info(info)
+        _print_info(info, sandbox)
     return EXIT_OK if info["state"] == "running" else EXIT_FAILURE
 
 
@@ -232,7 +238,7 @@ def psql(args: argparse.Namespace) -> int:
     if meta is None or sandbox.pid() is None:
         raise SandboxError(
             f"the sandbox of {config} is not running; start it: pgmonkey sandbox start "
-            f"--connconfig {config}"
+            f"{sandbox.options(config)}"
         )
     program = find_psql(meta.get("bindir"))
     extra = list(args.psql_args)
