@@ -9,8 +9,8 @@ async def main() -> None:
     async with PGConnectionManager() as manager:  # closes what it opened at the end
         conn = await manager.get_database_connection("config.yaml", "async")
         async with conn as c:  # a psycopg.AsyncConnection
-            cur = await c.execute("SELECT current_database() = %s", ["postgres"])
-            await cur.fetchone()
+            cur = await c.execute("SELECT current_database()")
+            print("database:", (await cur.fetchone())[0])
 
         pool = await manager.get_database_connection("config.yaml", "async_pool")
 
