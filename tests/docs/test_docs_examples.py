@@ -192,6 +192,20 @@ def test_shell_blocks_only_install_or_run_nox() -> None:
                     assert allowed.match(line), f"{page.relative_to(DOCS)}: {line}"
 
 
+def test_each_changelog_url_is_a_page_that_includes_the_changelog() -> None:
+    for pyproject in sorted((ROOT / "packages").glob("*/pyproject.toml")):
+        match = re.search(
+            r'^Changelog = "https://pgmonkey\.net/(changelog/[\w-]+)/"$',
+            pyproject.read_text(),
+            flags=re.MULTILINE,
+        )
+        assert match, pyproject
+        page = DOCS / match.group(1) / "index.md"  # built as changelog/<dist>/index.html
+        included = re.search(r"\{include\}\s+(\S+)", page.read_text())
+        assert included, page
+        assert (page.parent / included.group(1)).resolve() == pyproject.parent / "CHANGELOG.md"
+
+
 # --------------------------------------------------------------------------- YAML
 
 
