@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import os
+import pty
+import re
 import secrets
 import shutil
 import signal
@@ -378,3 +380,60 @@ def test_destroy_asks_and_refuses_without_a_terminal(sandboxes: SandboxEnv) -> N
     assert "without confirmation" in refused.stderr
     assert "--yes" in refused.stderr
     assert sandboxes.status(config)["state"] == "running"
+    # With a terminal it asks; anything but "y" keeps the sandbox.
+    command = [sys.executable, "-m", "pgmonkey_cli", "sandbox", "destroy"]
+    for answer, code, state in (("n\n", 1, "running"), ("y\n", 0, "absent")):
+        primary, secondary = pty.openpty()
+        try:
+            os.write(primary, answer.encode())
+            proc = subprocess.run(
+                [*command, "--data-dir", str(sandboxes.data_dir), "--connconfig", str(config)],
+                stdin=secondary,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            os.close(secondary)
+            os.close(primary)
+        assert proc.returncode == code, proc.stderr
+        assert "and all its data" in proc.stdout
+        assert sandboxes.status(config)["state"] == state
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another account")
+def test_root_needs_a_data_dir_the_server_account_can_reach(
+    sandboxes: SandboxEnv, tmp_path: Path
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    config = sandboxes.write_config()
+    proc = _run("start", "--connconfig", str(config), "--data-dir", str(private / "sandboxes"))
+    assert proc.returncode == 1
+    assert "running as root, the sandbox server runs as the" in proc.stderr
+    blocked = re.search(r"cannot enter (\S+) on the way to (\S+);", proc.stderr)
+    assert blocked is not None, proc.stderr
+    assert Path(blocked[1]) in (private, *private.parents)  # pytest's own dirs are 0700 too
+    assert blocked[2] == str(private / "sandboxes")
+    assert not (private / "sandboxes").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another account")
+def test_root_default_data_dir_falls_back_when_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pgmonkey_cli._sandbox._paths import ROOT_FALLBACK, data_root
+
+    account = testing._Account.for_server()
+    reachable = Path(tempfile.mkdtemp(prefix="pgmonkey-sandbox-test-"))
+    try:
+        reachable.chmod(0o755)
+        monkeypatch.setenv("XDG_DATA_HOME", str(reachable))
+        assert data_root(None, account) == reachable / "pgmonkey" / "sandboxes"
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # under pytest's 0700 directory
+        assert data_root(None, account) == ROOT_FALLBACK
+        assert data_root(str(tmp_path), account) == tmp_path  # explicit: used as given
+        assert data_root(None, None) == tmp_path / "pgmonkey" / "sandboxes"
+    finally:
+        shutil.rmtree(reachable)
