@@ -56,7 +56,7 @@ class Script:
 
     stdout: list[str]
     """Regular expressions that must all match somewhere in stdout."""
-    prepare: Callable[[Config, Path], None] | None = None
+    prepare: Callable[[Config, Path], object] | None = None
     """Writes extra files (the config is already written to config.yaml)."""
     env: dict[str, str] = field(default_factory=dict)
     argv: list[str] = field(default_factory=list)
