@@ -99,6 +99,7 @@ SCRIPTS: dict[str, Script] = {
         ]
     ),
     "flask/app.py": Script(stdout=[r"^\{'id': 1\}$", r"^\[\{'id': 1, 'text': 'hello'\}\]$"]),
+    "flask/test_app.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
     "django/settings.py": Script(
         stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],
         runner=(
