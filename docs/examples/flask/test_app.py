@@ -1,8 +1,8 @@
 """Tests for app.py: one database for the module, every test rolled back."""
 
 import pytest
-
 from app import create_app, pg
+
 from pgmonkey.connections import connect
 
 
