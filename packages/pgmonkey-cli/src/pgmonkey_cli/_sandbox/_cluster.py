@@ -478,9 +478,9 @@ class Sandbox:
                 )
             result.already_running = True
         else:
-            if use_ssl and not self.ca_cert.exists():
-                self._make_certificates()
             try:
+                if use_ssl and not self.ca_cert.exists():
+                    self._make_certificates()
                 self._write_files(spec, use_ssl)
                 self._start_server(spec, bindir)
             except BaseException:
