@@ -127,3 +127,15 @@ def client_factory(request: pytest.FixtureRequest) -> ClientFactory:
                 yield client
 
     return factory
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Old Starlette TestClients (FastAPI < 0.100) use httpx's deprecated ``app=`` shortcut."""
+    here = str(__file__).rsplit("/", 1)[0]
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(
+                pytest.mark.filterwarnings(
+                    "ignore:The 'app' shortcut is now deprecated:DeprecationWarning"
+                )
+            )
