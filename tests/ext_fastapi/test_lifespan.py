@@ -250,3 +250,30 @@ def test_constructor_errors(db: Database) -> None:
     pg = PGMonkeyFastAPI(db.config)
     with pytest.raises(PGMonkeyFastAPIError, match="unknown database 'replica'"):
         pg.connection_for("replica")
+
+
+@pytest.mark.parametrize(
+    ("connection_type", "section"), [("async_pool", "async_settings"), ("pool", "sync_settings")]
+)
+def test_session_settings_come_from_the_core(
+    db: Database, client_factory: ClientFactory, connection_type: str, section: str
+) -> None:
+    cfg = db.config_with()
+    cfg[section] = {"statement_timeout": "1234"}
+    pg = PGMonkeyFastAPI(cfg, connection_type)
+    app = FastAPI(lifespan=pg.lifespan)
+
+    if connection_type == "async_pool":
+
+        @app.get("/timeout")
+        async def timeout_async(conn: Annotated[Any, Depends(pg.transaction)]) -> str:
+            return str((await (await conn.execute("SHOW statement_timeout")).fetchone())[0])
+
+    else:
+
+        @app.get("/timeout")
+        def timeout_sync(conn: Annotated[Any, Depends(pg.transaction)]) -> str:
+            return str(conn.execute("SHOW statement_timeout").fetchone()[0])
+
+    with client_factory(app) as client:
+        assert client.get("/timeout").json() == "1234ms"

@@ -14,11 +14,11 @@ import anyio.to_thread
 from fastapi import Depends
 
 from pgmonkey import load_config
-from pgmonkey.errors import ConfigValidationError
+from pgmonkey.errors import ConfigValidationError, DatabaseConnectionError
 from pgmonkey_fastapi import _dependencies
 from pgmonkey_fastapi._errors import PGMonkeyFastAPIError
 from pgmonkey_fastapi._middleware import CommitBeforeResponseMiddleware
-from pgmonkey_fastapi._pools import close_async_pool, close_pool, open_async_pool, open_pool
+from pgmonkey_fastapi._pools import close_async_pool, close_pool, start_async_pool, start_pool
 from pgmonkey_fastapi._registry import PoolRegistry
 
 if TYPE_CHECKING:
@@ -204,12 +204,17 @@ class PGMonkeyFastAPI:
             for name, source in self._sources.items():
                 cfg = load_config(source, resolve_env=self.resolve_env)
                 pool_name = f"{self.state_key}.{name}"
-                if self.asynchronous:
-                    pools[name] = await open_async_pool(cfg, name=pool_name, wait=self.wait)
-                else:
-                    pools[name] = await anyio.to_thread.run_sync(
-                        partial(open_pool, cfg, name=pool_name, wait=self.wait)
-                    )
+                try:
+                    if self.asynchronous:
+                        pools[name] = await start_async_pool(cfg, name=pool_name, wait=self.wait)
+                    else:
+                        pools[name] = await anyio.to_thread.run_sync(
+                            partial(start_pool, cfg, name=pool_name, wait=self.wait)
+                        )
+                except DatabaseConnectionError as exc:
+                    # Same error type, with the database and pool named up front.
+                    exc.args = (f"cannot open the {pool_name!r} pool: {exc}", *exc.args[1:])
+                    raise
         except BaseException:
             for pool in pools.values():
                 if self.asynchronous:
