@@ -84,6 +84,14 @@ PYTEST_RUNNER = (
 SCRIPTS: dict[str, Script] = {
     "quickstart/sync_example.py": Script(stdout=[r"^visits: 1$", r"^still: 1$"]),
     "quickstart/async_example.py": Script(stdout=[r"^doubled: \[0, 2, 4, 6, 8\]$"]),
+    "migration/unchanged_3x_code.py": Script(
+        stdout=[
+            r"^normal: \(1,\)$",
+            r"^pool: \(1,\)$",
+            r"^password: \*\*\*REDACTED\*\*\*$",
+            r"^async_pool: \(1,\)$",
+        ]
+    ),
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
     "environment/show_config.py": Script(
