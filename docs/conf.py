@@ -43,6 +43,10 @@ nitpick_ignore_regex = [
     ),
     (r"py:.*", r"(Any|Path|Mapping|Sequence|Iterator|Iterable|Callable|TypeVar|NoReturn)"),
     (r"py:.*", r"(Flask|FastAPI|Starlette|Request|Response|WebSocket|HTTPConnection)"),
+    # Private names (``_Scope``, ``pgmonkey._testing_base.ServerBase``) are not documented.
+    (r"py:.*", r"(.*\.)?_[A-Za-z][\w.]*"),
+    # Constants of a private module, described in environment.md rather than documented.
+    (r"py:data", r"(SENSITIVE_KEYS|SENSITIVE_SUBSTRINGS)"),
     (r"py:.*", r"(str|int|float|bool|bytes|dict|list|tuple|set|frozenset|object|None|type)"),
     (
         r"py:.*",
