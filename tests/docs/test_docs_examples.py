@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -199,6 +200,26 @@ def test_shell_blocks_only_install_or_run_nox() -> None:
             for line in block.splitlines():
                 if line.strip() and not line.startswith("#"):
                     assert allowed.match(line), f"{page.relative_to(DOCS)}: {line}"
+
+
+def _commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list[str]:
+    found = [" ".join(words)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _commands(child, (*words, name))
+    return found
+
+
+def test_cli_reference_shows_the_help_of_every_command() -> None:
+    from pgmonkey_cli._app import build_parser
+
+    shown = {
+        " ".join(line.split()[1:])
+        for line in (DOCS / "cli.md").read_text().splitlines()
+        if line.startswith("```{pgmonkey-help}")
+    }
+    assert set(_commands(build_parser())) <= shown
 
 
 def test_each_changelog_url_is_a_page_that_includes_the_changelog() -> None:
