@@ -222,6 +222,14 @@ def test_cli_reference_shows_the_help_of_every_command() -> None:
     assert set(_commands(build_parser())) <= shown
 
 
+def test_yaml_reference_names_every_section_and_typed_key() -> None:
+    from pgmonkey.config import _schema
+
+    page = (DOCS / "reference.md").read_text()
+    keys = [*_schema.SECTIONS, *_schema.POOL_KEYS, *_schema._TYPED_CONNECTION_KEYS]
+    assert [k for k in keys if f"`{k}`" not in page] == []
+
+
 def test_each_changelog_url_is_a_page_that_includes_the_changelog() -> None:
     for pyproject in sorted((ROOT / "packages").glob("*/pyproject.toml")):
         match = re.search(
