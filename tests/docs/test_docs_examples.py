@@ -93,6 +93,18 @@ SCRIPTS: dict[str, Script] = {
             r"^async_pool: \(1,\)$",
         ]
     ),
+    "connection-types/building_blocks.py": Script(
+        stdout=[
+            r"^connect: \(1,\)$",
+            r"^open_pool: \(2,\)$",
+            r"^connect_async: \(3,\)$",
+            r"^open_async_pool: \(4,\)$",
+        ]
+    ),
+    "connection-types/nesting.py": Script(
+        stdout=[r"^normal: \[\('outer',\)\]$", r"^pool: \[\('outer',\)\]$"]
+    ),
+    "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
     "environment/show_config.py": Script(
