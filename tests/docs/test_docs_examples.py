@@ -161,7 +161,9 @@ def _fenced_blocks(text: str, language: str) -> list[str]:
 
 
 def _includes(text: str) -> list[str]:
-    return re.findall(r"^```\{literalinclude\}\s+(\S+)", text, flags=re.MULTILINE)
+    """Files a page shows (``literalinclude``) or offers for download (``{download}``)."""
+    shown = re.findall(r"^```\{literalinclude\}\s+(\S+)", text, flags=re.MULTILINE)
+    return shown + re.findall(r"\{download\}`[^`<]*<([^>`]+)>`", text)
 
 
 def _included_files() -> set[Path]:
