@@ -1,4 +1,4 @@
-"""Fork safety: a pool created before fork() is forgotten (never used, never closed) by the child."""
+"""Fork safety: a pool created before fork() is forgotten, never used or closed, by a child."""
 
 from __future__ import annotations
 
