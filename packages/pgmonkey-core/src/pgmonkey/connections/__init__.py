@@ -8,9 +8,40 @@ Building blocks (each opens something new; the caller closes it):
 All of them apply ``connection_settings``, ``autocommit`` and the session settings
 (``sync_settings`` for the sync ones, ``async_settings`` for the async ones) of a pgmonkey
 configuration, and report failures as :class:`pgmonkey.errors.DatabaseConnectionError`.
+
+Wrapper types (what :class:`pgmonkey.PGConnectionManager` hands out): :class:`Connection`
+(``normal``), :class:`ConnectionPool` (``pool``), :class:`AsyncConnection` (``async``) and
+:class:`AsyncConnectionPool` (``async_pool``). ``with obj as conn:`` (``async with`` for the
+async ones) yields a real psycopg connection. The names of earlier pgmonkey releases
+(``PGNormalConnection``, ``PGPoolConnection``, ``PGAsyncConnection``,
+``PGAsyncPoolConnection``) remain as aliases.
 """
 
+from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
+from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
+from pgmonkey.connections._sync import Connection, ConnectionPool
 
-__all__ = ["connect", "connect_async", "open_async_pool", "open_pool"]
+PGNormalConnection = Connection
+PGPoolConnection = ConnectionPool
+PGAsyncConnection = AsyncConnection
+PGAsyncPoolConnection = AsyncConnectionPool
+PostgresBaseConnection = BaseConnection
+
+__all__ = [
+    "AsyncConnection",
+    "AsyncConnectionPool",
+    "BaseConnection",
+    "Connection",
+    "ConnectionPool",
+    "PGAsyncConnection",
+    "PGAsyncPoolConnection",
+    "PGNormalConnection",
+    "PGPoolConnection",
+    "PostgresBaseConnection",
+    "connect",
+    "connect_async",
+    "open_async_pool",
+    "open_pool",
+]

@@ -1,0 +1,54 @@
+"""What the four connection types share, without any I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+from pgmonkey.connections._params import describe_target, normalised
+
+__all__ = ["BaseConnection"]
+
+
+class BaseConnection:
+    """Common state of :class:`Connection`, :class:`ConnectionPool` and their async twins.
+
+    Attributes:
+        config: The normalised configuration (contains the password: never print it).
+        connection_type: ``"normal"``, ``"pool"``, ``"async"`` or ``"async_pool"``.
+    """
+
+    connection_type: ClassVar[str] = ""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config: Mapping[str, Any] = normalised(config)
+        self._closed = False
+        # One stack of open ``with`` blocks per thread/task (immutable tuples, never shared).
+        self._blocks: ContextVar[tuple[Any, ...]] = ContextVar(
+            f"pgmonkey_blocks_{id(self):x}", default=()
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`disconnect` closed this object for good (pools only)."""
+        return self._closed
+
+    @property
+    def autocommit(self) -> bool:
+        """Whether connections are in autocommit mode (``connection_settings.autocommit``)."""
+        value = self.config.get("connection_settings", {}).get("autocommit", False)
+        return bool(value)
+
+    @property
+    def target(self) -> str:
+        """Host, port, database and user (never the password)."""
+        return describe_target(self.config.get("connection_settings", {}))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {self.target} ({state})>"
+
+    def _top_block(self) -> Any:
+        stack = self._blocks.get()
+        return stack[-1] if stack else None
