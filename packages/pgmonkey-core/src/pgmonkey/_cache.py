@@ -139,7 +139,7 @@ async def _get_async(
         for k in [k for k in state.async_creating if k[2].is_closed()]:
             del state.async_creating[k]
     for dead in stale:  # their loop ended: close without awaiting
-        dead._close_sync()  # type: ignore[attr-defined]
+        dead._drop_dead_loop()  # type: ignore[attr-defined]
     async with create_lock:
         old = state.entries.get(key)
         if old is not None and not old._closed and not force_reload:

@@ -229,6 +229,12 @@ class AsyncConnection(BaseConnection):
         conn, self._conn = self._conn, None
         finish_async_connection(conn)
 
+    def _drop_dead_loop(self) -> None:
+        """Its loop ended: close the connection without awaiting; reopen on next use."""
+        self._close_sync()
+        self._loop = None
+        self._lock = None
+
     def _after_fork_in_child(self) -> None:
         _lifecycle.forget(self._conn)
         self._conn = None
@@ -411,6 +417,13 @@ class AsyncConnectionPool(BaseConnection):
                 return
             except Exception:
                 logger.debug("could not close %r in its loop", self, exc_info=True)
+        _finish_async_pool(pool)
+
+    def _drop_dead_loop(self) -> None:
+        """Its loop ended: close the connections without awaiting; reopen on next use."""
+        with self._thread_lock:
+            pool, self._pool = self._pool, None
+            self._loop = None
         _finish_async_pool(pool)
 
     def _after_fork_in_child(self) -> None:
