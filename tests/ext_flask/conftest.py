@@ -108,12 +108,12 @@ def add_views(app: Flask, pg: PGMonkey) -> None:
     def backend() -> dict[str, Any]:
         db_name = request.args.get("db", "default")
         conn = pg.connection(db_name)
-        pid, dbname = conn.execute("SELECT pg_backend_pid(), current_database()").fetchone()
+        pid, dbname = conn.execute("SELECT pg_backend_pid(), current_database()").fetchall()[0]
         return {"pid": pid, "db": dbname, "same": pg.connection(db_name) is conn}
 
     @app.get("/count")
     def count() -> dict[str, Any]:
-        (n,) = pg.connection().execute("SELECT count(*) FROM items").fetchone()
+        [(n,)] = pg.connection().execute("SELECT count(*) FROM items").fetchall()
         return {"count": n}
 
     @app.post("/insert/<name>")

@@ -28,7 +28,7 @@ pg = PGMonkey()
 
 def backend(app: Flask) -> int:
     with app.app_context():
-        (pid,) = pg.connection().execute("SELECT pg_backend_pid()").fetchone()
+        [(pid,)] = pg.connection().execute("SELECT pg_backend_pid()").fetchall()
         return int(pid)
 
 
@@ -41,7 +41,7 @@ def child(app: Flask, write_fd: int, close_at_end: bool) -> None:
         def hold() -> None:
             with app.app_context():
                 conn = pg.connection()
-                (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+                [(pid,)] = conn.execute("SELECT pg_backend_pid()").fetchall()
                 pids.append(int(pid))
                 barrier.wait(timeout=20)  # three connections at once: more than inherited
 
