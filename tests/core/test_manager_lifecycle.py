@@ -50,9 +50,9 @@ def _fork_and_run(child: Any) -> dict[str, Any]:
         chunks.append(chunk)
     os.close(read_fd)
     _, status = os.waitpid(pid, 0)
-    result: dict[str, Any] = json.loads(b"".join(chunks) or b"{}")
-    assert os.waitstatus_to_exitcode(status) == 0, result
-    return result
+    received: dict[str, Any] = json.loads(b"".join(chunks) or b"{}")
+    assert os.waitstatus_to_exitcode(status) == 0, received
+    return received
 
 
 def test_fork_child_gets_fresh_objects_parent_keeps_working(
@@ -265,7 +265,7 @@ def test_restart_replaces_dead_connections(
             obj = await manager.get_database_connection_from_dict(cfg, ctype)
             async with obj as c:
                 cur = await c.execute("SELECT 41 + 1")
-                out.append((await cur.fetchone())[0])  # type: ignore[index]
+                out.append((await cur.fetchone())[0])
         return out
 
     async def restart_between() -> list[int]:
