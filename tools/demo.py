@@ -75,8 +75,10 @@ def use_sync_types(config: Path) -> None:
         with manager.get_database_connection(str(config), kind) as conn:
             version = conn.execute("SHOW server_version").fetchone()
             timeout = conn.execute("SHOW statement_timeout").fetchone()
-            print(f"{kind:>10}: server {version[0] if version else '?'}, "
-                  f"statement_timeout={timeout[0] if timeout else '?'}")
+            print(
+                f"{kind:>10}: server {version[0] if version else '?'}, "
+                f"statement_timeout={timeout[0] if timeout else '?'}"
+            )
 
 
 async def use_async_types(config: Path) -> None:
@@ -87,7 +89,9 @@ async def use_async_types(config: Path) -> None:
             async with conn as c:
                 cur = await c.execute("SELECT current_user, pg_backend_pid()")
                 row = await cur.fetchone()
-                print(f"{kind:>10}: user {row[0] if row else '?'}, backend {row[1] if row else '?'}")
+                print(
+                    f"{kind:>10}: user {row[0] if row else '?'}, backend {row[1] if row else '?'}"
+                )
 
 
 def main() -> int:
@@ -115,18 +119,39 @@ def main() -> int:
             pgmonkey("pgconfig", "show", "--connconfig", str(config), cwd=workdir)
             pgmonkey("pgconfig", "test", "--connconfig", str(config), "--all", cwd=workdir)
             pgmonkey(
-                "pgconfig", "generate-code", "--connconfig", str(config),
-                "--connection-type", "pool", cwd=workdir,
+                "pgconfig",
+                "generate-code",
+                "--connconfig",
+                str(config),
+                "--connection-type",
+                "pool",
+                cwd=workdir,
             )
 
             step("pgmonkey pgimport and pgexport")
             csv = workdir / "people.csv"
             csv.write_text('id,name,city\n1,Ada,"London, UK"\n2,Linus,Helsinki\n3,,\n')
-            pgmonkey("pgimport", "--import_file", str(csv), "--table", "people",
-                     "--connconfig", str(config), cwd=workdir)
+            pgmonkey(
+                "pgimport",
+                "--import_file",
+                str(csv),
+                "--table",
+                "people",
+                "--connconfig",
+                str(config),
+                cwd=workdir,
+            )
             out = workdir / "people_export.csv"
-            pgmonkey("pgexport", "--table", "people", "--connconfig", str(config),
-                     "--export_file", str(out), cwd=workdir)
+            pgmonkey(
+                "pgexport",
+                "--table",
+                "people",
+                "--connconfig",
+                str(config),
+                "--export_file",
+                str(out),
+                cwd=workdir,
+            )
             print(out.read_text())
 
             step("pgmonkey pgserverconfig --audit")

@@ -251,6 +251,19 @@ def test_check_in_pool_options_depends_on_django() -> None:
 def test_pool_key_invariants(
     pool_settings: dict[str, Any], connection_type: str, pool: Any
 ) -> None:
+    # Keep the drawn settings valid for the core's schema: booleans stay booleans, and
+    # min_size never exceeds max_size (the core rejects both, as issue 3 requires).
+    if "check_on_checkout" in pool_settings:
+        pool_settings["check_on_checkout"] = pool_settings["check_on_checkout"] % 2 == 1
+    if "name" in pool_settings:
+        pool_settings["name"] = f"pool{pool_settings['name']}"
+    if pool_settings.get("min_size", 0) > pool_settings.get("max_size", 50):
+        pool_settings["min_size"], pool_settings["max_size"] = (
+            pool_settings["max_size"],
+            pool_settings["min_size"],
+        )
+    if "min_size" in pool_settings and "max_size" not in pool_settings:
+        pool_settings["max_size"] = max(pool_settings["min_size"], 50)
     cfg = {**full_config(connection_type), "pool_settings": pool_settings}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PoolFallbackWarning)

@@ -13,15 +13,15 @@ Example:
 
 When the COMMIT of ``Depends(pg.transaction)`` runs, by FastAPI version:
 
-==================  ==============================  ===================================
-FastAPI             plain ``Depends(pg.transaction)``  with ``pg.init_app(app)`` or
-                                                    ``scope="function"`` (>= 0.121)
-==================  ==============================  ===================================
-0.95 - 0.105        after the response is sent      before the response
-0.106 - 0.117       before the response             before the response
-0.118 - 0.120       after the response is sent      before the response (init_app)
->= 0.121            after the response is sent      before the response
-==================  ==============================  ===================================
+=================  =================================  ====================================
+FastAPI            plain ``Depends(pg.transaction)``  ``pg.init_app(app)``, or
+                                                      ``scope="function"`` (>= 0.121)
+=================  =================================  ====================================
+0.95 - 0.105       after the response is sent         before the response
+0.106 - 0.117      before the response                before the response
+0.118 - 0.120      after the response is sent         before the response (init_app)
+>= 0.121           after the response is sent         before the response
+=================  =================================  ====================================
 
 "After the response" means a failing COMMIT (a deferred constraint, a serialization
 failure) is only logged while the client already got its 200.

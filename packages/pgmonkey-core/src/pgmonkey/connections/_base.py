@@ -31,7 +31,7 @@ class BaseConnection:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`disconnect` closed this object for good (pools only)."""
+        """Whether ``disconnect()`` closed this object for good (pools only)."""
         return self._closed
 
     @property
