@@ -133,7 +133,30 @@ class Normaliser:
             result[section] = self._pool_settings(section, data.get(section))
         for section in schema.SETTINGS_SECTIONS:
             result[section] = self._session_settings(section, data.get(section))
+        if data.get("pooler") is not None:
+            pooler = self._value(data["pooler"], ("pooler",), self._enum_pooler)
+            if pooler is not None:
+                self._check_pooler(pooler, result)
+                ordered = {"connection_type": result.pop("connection_type"), "pooler": pooler}
+                result = {**ordered, **result}
         return result
+
+    def _check_pooler(self, pooler: str, result: Mapping[str, Any]) -> None:
+        """``pooler: pgbouncer`` refuses session state that transaction pooling would lose."""
+        if pooler != "pgbouncer":
+            return
+        why = (
+            "cannot be used with 'pooler: pgbouncer': PgBouncer refuses the 'options' startup "
+            "parameter that carries them, and in transaction pooling each transaction may run "
+            "on a different server connection, so session settings would be lost or leak to "
+            "other clients; set them on the server instead (ALTER ROLE ... SET name = value)"
+        )
+        for section in schema.SETTINGS_SECTIONS:
+            if result.get(section):
+                names = ", ".join(sorted(result[section]))
+                self.error(f"session settings ({names}) {why}", (section,))
+        if result["connection_settings"].get("options"):
+            self.error(why.replace("them", "it", 1), ("connection_settings", "options"))
 
     def _unwrap_legacy(self, data: Mapping[Any, Any]) -> Mapping[Any, Any]:
         if "postgresql" not in data or "connection_settings" in data:
@@ -173,6 +196,10 @@ class Normaliser:
         section = "connection_settings"
         for key, raw in self._section(section, value).items():
             kind = schema.connection_key_kind(key) if isinstance(key, str) else None
+            needed = schema.NEWER_LIBPQ_KEYS.get(key) if isinstance(key, str) else None
+            if kind is None and needed is not None and schema.libpq_version() < needed:
+                self.error(_newer_libpq_message(key, needed), (section, key))
+                continue
             if kind is None:
                 self.unknown(key, section, sorted(schema.connection_keys()))
                 continue
@@ -272,11 +299,32 @@ class Normaliser:
             raise _Invalid(_enum_message("connection_type", text, schema.CONNECTION_TYPES))
         return text
 
+    def _enum_pooler(self, raw: Any) -> str:
+        text = _to_str(raw).strip().lower()
+        if text not in schema.POOLERS:
+            raise _Invalid(_enum_message("pooler", text, schema.POOLERS))
+        return text
+
     def _enum_sslmode(self, raw: Any) -> str:
         text = _to_str(raw)
         if text and text not in schema.SSLMODES:
             raise _Invalid(_enum_message("sslmode", text, schema.SSLMODES))
         return text
+
+
+def _libpq_text(version: int) -> str:
+    major, minor = divmod(version, 10000)
+    return f"{major}" if major >= 10 and minor == 0 else f"{major}.{minor % 100}"
+
+
+def _newer_libpq_message(key: str, needed: int) -> str:
+    found = schema.libpq_version()
+    in_use = _libpq_text(found) if found else "unknown"
+    return (
+        f"{key!r} needs libpq {_libpq_text(needed)} or newer, but the libpq in use is {in_use} "
+        "(psycopg.pq.version()); install a newer libpq (or psycopg[binary], which bundles "
+        "one) or remove the key"
+    )
 
 
 def _enum_message(name: str, text: str, choices: tuple[str, ...]) -> str:

@@ -13,6 +13,8 @@ __all__ = [
     "FLOAT",
     "GUC",
     "INT",
+    "NEWER_LIBPQ_KEYS",
+    "POOLERS",
     "POOL_KEYS",
     "PORT",
     "SECTIONS",
@@ -22,6 +24,7 @@ __all__ = [
     "closest",
     "connection_key_kind",
     "libpq_keywords",
+    "libpq_version",
 ]
 
 CONNECTION_TYPES: tuple[str, ...] = ("normal", "pool", "async", "async_pool")
@@ -30,6 +33,7 @@ SSLMODES: tuple[str, ...] = ("disable", "allow", "prefer", "require", "verify-ca
 #: Every top-level key, in the order of the normalised result.
 SECTIONS: tuple[str, ...] = (
     "connection_type",
+    "pooler",  # only present in the normalised result when the configuration sets it
     "connection_settings",
     "pool_settings",
     "async_pool_settings",
@@ -38,6 +42,17 @@ SECTIONS: tuple[str, ...] = (
 )
 POOL_SECTIONS: tuple[str, ...] = ("pool_settings", "async_pool_settings")
 SETTINGS_SECTIONS: tuple[str, ...] = ("sync_settings", "async_settings")
+
+#: Values of the top-level ``pooler`` key: what sits between pgmonkey and the server.
+POOLERS: tuple[str, ...] = ("none", "pgbouncer")
+
+#: libpq keywords newer than libpq 15, and the ``PQlibVersion()`` that introduced them.
+NEWER_LIBPQ_KEYS: dict[str, int] = {
+    "load_balance_hosts": 160000,
+    "require_auth": 160000,
+    "sslcertmode": 160000,
+    "sslnegotiation": 170000,
+}
 
 # Value kinds.
 STR = "str"
@@ -144,6 +159,16 @@ def libpq_keywords() -> frozenset[str]:
     except Exception:  # pragma: no cover - libpq unavailable: the baseline still works
         logging.getLogger("pgmonkey.config").debug("libpq keywords unavailable", exc_info=True)
     return frozenset(names)
+
+
+def libpq_version() -> int:
+    """The version of the libpq in use (``psycopg.pq.version()``, e.g. ``160002``); 0 if unknown."""
+    try:
+        from psycopg import pq
+
+        return int(pq.version())
+    except Exception:  # pragma: no cover - libpq unavailable
+        return 0
 
 
 def connection_key_kind(key: str) -> str | None:

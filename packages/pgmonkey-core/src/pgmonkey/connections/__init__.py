@@ -8,6 +8,9 @@ Building blocks (each opens something new; the caller closes it):
 All of them apply ``connection_settings``, ``autocommit`` and the session settings
 (``sync_settings`` for the sync ones, ``async_settings`` for the async ones) of a pgmonkey
 configuration, and report failures as :class:`pgmonkey.errors.DatabaseConnectionError`.
+Under ``pooler: pgbouncer`` they turn prepared statements off (``prepare_threshold=None``);
+without a ``pooler`` key they warn (:class:`PoolerDetectedWarning`) when the server looks
+like a pooler.
 
 Wrapper types (what :class:`pgmonkey.PGConnectionManager` hands out): :class:`Connection`
 (``normal``), :class:`ConnectionPool` (``pool``), :class:`AsyncConnection` (``async``) and
@@ -21,6 +24,7 @@ from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
+from pgmonkey.connections._pooler import PoolerDetectedWarning
 from pgmonkey.connections._sync import Connection, ConnectionPool
 
 PGNormalConnection = Connection
@@ -39,6 +43,7 @@ __all__ = [
     "PGAsyncPoolConnection",
     "PGNormalConnection",
     "PGPoolConnection",
+    "PoolerDetectedWarning",
     "PostgresBaseConnection",
     "connect",
     "connect_async",

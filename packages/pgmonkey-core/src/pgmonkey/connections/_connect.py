@@ -16,6 +16,7 @@ from pgmonkey.connections._params import (
     normalised,
     pool_arguments,
 )
+from pgmonkey.connections._pooler import check_for_pooler
 from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["connect", "open_pool"]
@@ -40,13 +41,16 @@ def connect(cfg: Mapping[str, Any], *, autocommit: bool | None = None) -> psycop
         SessionSettingError: The server refused a ``sync_settings`` entry.
         DatabaseConnectionError: The server is unreachable or refused the login.
     """
+    config = normalised(cfg)
     params, ac, settings = connection_kwargs(
-        normalised(cfg), session="sync_settings", autocommit=autocommit
+        config, session="sync_settings", autocommit=autocommit
     )
     try:
-        return psycopg.connect(**params, autocommit=ac)
+        conn = psycopg.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
         raise connect_error(exc, params, settings, "sync_settings") from exc
+    check_for_pooler(conn, config, params)
+    return conn
 
 
 def open_pool(
@@ -80,9 +84,11 @@ def open_pool(
     )
     if wait:
         try:
-            psycopg.connect(**params, autocommit=True).close()
+            probe = psycopg.connect(**params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise connect_error(exc, params, settings, "sync_settings") from exc
+        with probe:
+            check_for_pooler(probe, config, params)
     kwargs: dict[str, Any] = dict(params)
     if ac:
         kwargs["autocommit"] = True

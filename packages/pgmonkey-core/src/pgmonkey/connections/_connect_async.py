@@ -16,6 +16,7 @@ from pgmonkey.connections._params import (
     normalised,
     pool_arguments,
 )
+from pgmonkey.connections._pooler import check_for_pooler_async
 from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["connect_async", "open_async_pool"]
@@ -42,13 +43,16 @@ async def connect_async(
         SessionSettingError: The server refused an ``async_settings`` entry.
         DatabaseConnectionError: The server is unreachable or refused the login.
     """
+    config = normalised(cfg)
     params, ac, settings = connection_kwargs(
-        normalised(cfg), session="async_settings", autocommit=autocommit
+        config, session="async_settings", autocommit=autocommit
     )
     try:
-        return await psycopg.AsyncConnection.connect(**params, autocommit=ac)
+        conn = await psycopg.AsyncConnection.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
         raise connect_error(exc, params, settings, "async_settings") from exc
+    await check_for_pooler_async(conn, config, params)
+    return conn
 
 
 async def open_async_pool(
@@ -83,7 +87,8 @@ async def open_async_pool(
             probe = await psycopg.AsyncConnection.connect(**params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise connect_error(exc, params, settings, "async_settings") from exc
-        await probe.close()
+        async with probe:
+            await check_for_pooler_async(probe, config, params)
     kwargs: dict[str, Any] = dict(params)
     if ac:
         kwargs["autocommit"] = True

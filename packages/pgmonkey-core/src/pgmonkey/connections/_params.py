@@ -142,7 +142,8 @@ def connection_kwargs(
 
     Returns:
         ``(libpq_params, autocommit, session_settings)``; ``libpq_params`` carries the session
-        settings in ``options``.
+        settings in ``options``, and ``prepare_threshold=None`` (a psycopg ``connect()``
+        argument: no server-side prepared statements) under ``pooler: pgbouncer``.
     """
     params = {
         k: v for k, v in _section(cfg, "connection_settings").items() if v is not None and v != ""
@@ -153,6 +154,8 @@ def connection_kwargs(
     options = encode_options(settings, params.pop("options", None))
     if options is not None:
         params["options"] = options
+    if cfg.get("pooler") == "pgbouncer":
+        params["prepare_threshold"] = None
     return params, ac, settings
 
 
