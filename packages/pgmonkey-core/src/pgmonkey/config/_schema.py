@@ -162,7 +162,7 @@ def libpq_keywords() -> frozenset[str]:
 
 
 def libpq_version() -> int:
-    """The version of the libpq in use (``psycopg.pq.version()``, e.g. ``160002``); 0 if unknown."""
+    """The libpq version in use (``psycopg.pq.version()``, e.g. ``160002``); 0 if unknown."""
     try:
         from psycopg import pq
 
