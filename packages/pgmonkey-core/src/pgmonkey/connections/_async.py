@@ -317,8 +317,8 @@ class AsyncConnectionPool(BaseConnection):
             conn: psycopg.AsyncConnection[Any] = await ctx.__aenter__()
         except PoolTimeout as exc:
             raise PoolExhaustedError(
-                f"no connection of pool {pool.name!r} ({self.target}) became free within "
-                f"timeout={pool.timeout:g}s"
+                f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
+                f"became free within timeout={pool.timeout:g}s"
             ) from exc
         except PoolClosed:
             raise self._closed_error() from None

@@ -252,8 +252,8 @@ class ConnectionPool(BaseConnection):
             conn: psycopg.Connection[Any] = ctx.__enter__()
         except PoolTimeout as exc:
             raise PoolExhaustedError(
-                f"no connection of pool {pool.name!r} ({self.target}) became free within "
-                f"timeout={pool.timeout:g}s"
+                f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
+                f"became free within timeout={pool.timeout:g}s"
             ) from exc
         except PoolClosed:
             raise DatabaseConnectionError(
