@@ -77,7 +77,7 @@ def test_sustained_load(
                 mine.append(time.perf_counter() - start)
 
         await asyncio.gather(*(client() for _ in range(TASKS)))
-        stats: dict[str, Any] = apool.pool.get_stats()  # type: ignore[union-attr]
+        stats: dict[str, Any] = apool.pool.get_stats()
         async_idle.append(int(stats["pool_available"]))
         async_sessions.append(sessions(fault_server, "rel-load-async"))
         await apool.disconnect()

@@ -102,7 +102,8 @@ def test_restart_under_use(
     assert unclear == [], f"unclear errors: {unclear!r}"
     for name, ops in rec.outcomes.items():
         tail = ops[-TAIL_OPS:]
-        assert len(tail) == TAIL_OPS and all(e is None for _, e in tail), (name, tail)
+        assert len(tail) == TAIL_OPS, name
+        assert all(e is None for _, e in tail), (name, tail)
         assert any(e is None and t < down for t, e in ops), f"{name} never worked before"
     first_fail = min((t for t, _ in failures), default=down)
     last_fail = max((t for t, _ in failures), default=down)

@@ -18,7 +18,7 @@ def test_verify_full_rejects_mismatched_host_name(
 ) -> None:
     cfg = pg_ssl_server.config(host="not-the-server.invalid", hostaddr="127.0.0.1")
     assert cfg["connection_settings"]["sslmode"] == "verify-full"
-    with pytest.raises(DatabaseConnectionError, match="not-the-server.invalid") as info:
+    with pytest.raises(DatabaseConnectionError, match=r"not-the-server\.invalid") as info:
         manager.get_database_connection_from_dict(cfg, "normal")
     assert "does not match host name" in str(info.value)
     assert pg_ssl_server.password not in str(info.value)
