@@ -157,6 +157,22 @@ def test_malformed_row_aborts_everything(
     assert transfer_env.sql("SELECT id, name FROM m") == [(0, "kept")]
 
 
+def test_ragged_row_is_not_imported_as_one_column(transfer_env: TransferEnv) -> None:
+    # docs/examples/import-export/malformed.csv: once detected as delimiter ';' and imported
+    # silently as a single "id_name_email" column.
+    data = (
+        b"id,name,email\n1,Ada Lovelace,ada@example.com\n"
+        b"2,Grace Hopper,grace@example.com,extra\n3,Alan Turing,alan@example.com\n"
+    )
+    result = _import(transfer_env, "malformed.csv", data, "malformed")
+    assert result.returncode == 1, result.stderr
+    assert "delimiter ','" in result.stdout + result.stderr
+    assert "line 3:" in result.stderr
+    assert "too many" in result.stderr
+    assert "Nothing was imported" in result.stderr
+    assert not _table_exists(transfer_env, "malformed")
+
+
 def test_type_rejection_names_line_and_column(transfer_env: TransferEnv) -> None:
     transfer_env.sql("CREATE TABLE typed (id int, amount numeric)")
     data = b'amount,id\n1.5,1\n"2.5\n",2\nabc,3\n'

@@ -66,6 +66,20 @@ def test_detect_dialect(text: str, delimiter: str, quote: str, header: bool) -> 
     assert (dialect.delimiter, dialect.quote, dialect.header) == (delimiter, quote, header)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,name,email\n1,Ada,a@x\n2,Grace,g@x,extra\n3,Alan,t@x\n",  # one ragged row
+        "id,name,email\n1,Ada,a@x,1\n2,Grace,g@x,2\n",  # every row ragged
+        "id,name\n1,a\n2\n3\n4\n5,e\n",  # mostly short rows
+    ],
+)
+def test_ragged_rows_keep_the_header_delimiter(text: str) -> None:
+    # A delimiter that does not occur in the header is never picked: the ragged rows must
+    # fail on import with their line number rather than be imported as one column.
+    assert detect_dialect(text, complete=True).delimiter == ","
+
+
 def test_single_column_with_commas_keeps_one_column() -> None:
     text = "sentence\nhello, world\nplain\nmore, commas, here\nnone\nnone again\n"
     assert detect_dialect(text, complete=True).delimiter != ","

@@ -10,7 +10,6 @@ import codecs
 import csv
 import io
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from pgmonkey_cli._transfer._encodings import canonical_encoding, detect_bom
@@ -151,14 +150,6 @@ def sample_records(
     return records
 
 
-def _score(counts: list[int]) -> tuple[int, float, int]:
-    if not counts:
-        return (0, 0.0, 0)
-    modal, freq = Counter(counts).most_common(1)[0]
-    consistency = freq / len(counts)
-    return (int(modal > 1 and consistency >= 0.8), consistency, modal)
-
-
 def _guess_quote(text: str) -> str:
     double = len(re.findall(r'(?:^|[,;\t|])"', text, re.MULTILINE))
     single = len(re.findall(r"(?:^|[,;\t|])'[^'\n]*'(?:[,;\t|]|$)", text, re.MULTILINE))
@@ -168,21 +159,34 @@ def _guess_quote(text: str) -> str:
 def detect_dialect(text: str, *, complete: bool) -> Dialect:
     """Guess delimiter, quote character and header from a decoded sample.
 
+    Only a delimiter that splits the first record (the header, or the first data row) is a
+    candidate; among those, the one whose field count holds on the most records wins, so one
+    ragged row cannot turn the whole file into a single column (it ends in an error naming its
+    line instead). When no candidate splits the first record, the file has one column and the
+    delimiter chosen is one that splits the fewest records (ideally none).
+
     Args:
         text: The start of the file, decoded.
         complete: ``True`` when ``text`` is the whole file (its last line is not cut).
     """
     quote = _guess_quote(text)
+    parsed = {
+        delimiter: sample_records(text, delimiter=delimiter, quote=quote, complete=complete)
+        for delimiter in DELIMITER_CANDIDATES
+    }
     best: tuple[tuple[int, float, int, int], str] | None = None
     for preference, delimiter in enumerate(DELIMITER_CANDIDATES):
-        records = sample_records(text, delimiter=delimiter, quote=quote, complete=complete)
-        counts = [len(r) for r in records if r]
-        key = (*_score(counts), -preference)
+        counts = [len(r) for r in parsed[delimiter] if r]
+        if counts and counts[0] > 1:
+            agree = sum(1 for c in counts if c == counts[0]) / len(counts)
+            key = (1, agree, counts[0], -preference)
+        else:  # one column: the best delimiter is one that splits no record
+            unsplit = sum(1 for c in counts if c <= 1) / len(counts) if counts else 1.0
+            key = (0, unsplit, 1, -preference)
         if best is None or key > best[0]:
             best = (key, delimiter)
     delimiter = best[1] if best is not None else ","
-    records = sample_records(text, delimiter=delimiter, quote=quote, complete=complete)
-    return Dialect(delimiter=delimiter, quote=quote, header=_has_header(records))
+    return Dialect(delimiter=delimiter, quote=quote, header=_has_header(parsed[delimiter]))
 
 
 _TYPED = re.compile(
