@@ -111,6 +111,20 @@ def test_names_are_quoted_for_pg_hba(run_pgmonkey: Any, write_config: Any) -> No
     assert (line["database"], line["user"]) == ('"my db"', '"all"')
 
 
+def test_hba_lines_are_never_shortened(run_pgmonkey: Any, write_config: Any) -> None:
+    # A long database name was once cut to "pgmonkey_test_ffb93f42…" to fit the terminal,
+    # so the printed pg_hba.conf line could not be pasted.
+    dbname = "pgmonkey_test_ffb93f42c0d94e6b8a1f2e3d4c5b6a79_with_a_long_suffix"
+    user = "application_role_with_a_rather_long_name"
+    path = write_config(_cfg(host="db.example.com", sslmode="require", dbname=dbname, user=user))
+    args = ("pgserverconfig", "--filepath", str(path), "--client-cidr", "10.1.2.3/24")
+    result = run_pgmonkey(*args, env={"COLUMNS": "60"})
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout
+    hba = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert f"hostssl {dbname} {user} 10.1.2.0/24 scram-sha-256" in hba
+
+
 def test_bad_client_cidr_is_a_usage_error(run_pgmonkey: Any, write_config: Any) -> None:
     path = write_config(_cfg(host="127.0.0.1"))
     result = run_pgmonkey("pgserverconfig", "--filepath", str(path), "--client-cidr", "10.0.0/x")

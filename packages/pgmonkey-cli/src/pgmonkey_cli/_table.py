@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 __all__ = ["format_table"]
 
@@ -16,18 +16,24 @@ def format_table(
     *,
     indent: int = 2,
     max_width: int = 80,
+    keep: Collection[int] | bool = (),
 ) -> str:
     """Return ``rows`` under ``headers`` with aligned columns.
 
     When the table would be wider than ``max_width``, the widest columns are narrowed and
-    their longest cells shortened with ``…``; the last column is never padded.
+    their longest cells shortened with ``…``; the last column is never padded. Columns whose
+    index is in ``keep`` (every column when ``keep`` is ``True``) are never narrowed: use it
+    for values meant to be copied, such as recommended configuration lines; the table is then
+    wider than ``max_width`` when it must be.
     """
     cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     count = len(headers)
     widths = [max(len(row[i]) for row in cells) for i in range(count)]
+    kept = set(range(count)) if keep is True else set(keep or ())
+    narrowable = [i for i in range(count) if i not in kept]
     budget = max_width - indent - len(_GAP) * (count - 1)
-    while sum(widths) > budget:
-        widest = max(range(count), key=lambda i: widths[i])
+    while narrowable and sum(widths) > budget:
+        widest = max(narrowable, key=lambda i: widths[i])
         if widths[widest] <= _MIN_WIDTH:
             break
         widths[widest] -= 1

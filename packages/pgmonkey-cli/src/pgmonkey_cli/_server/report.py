@@ -34,7 +34,8 @@ def _notes(notes: list[str], title: str = "Notes") -> list[str]:
 
 def _hba_block(recs: Recommendations) -> list[str]:
     rows = [h.columns() for h in recs.hba]
-    table = format_table(["# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD", "OPTIONS"], rows)
+    headers = ["# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD", "OPTIONS"]
+    table = format_table(headers, rows, keep=True)  # lines to paste: never shortened
     return [line for line in table.splitlines() if not set(line.strip()) <= {"-", " "}]
 
 
@@ -90,6 +91,7 @@ def audit_text(source: str, result: AuditResult) -> str:
                 ]
                 for st in result.settings
             ],
+            keep=(0, 1),  # the setting and its recommended value are meant to be copied
         ),
         "",
         "pg_hba.conf:",
