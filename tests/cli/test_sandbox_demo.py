@@ -103,10 +103,6 @@ def test_sandbox_falls_back_to_the_embedded_binaries(
 
 
 def test_readme_demo_runs_without_a_system_postgres(no_system_postgres: dict[str, str]) -> None:
-    from pgmonkey import PGConnectionManager
-
-    if not hasattr(PGConnectionManager, "get_database_connection"):
-        pytest.skip("PGConnectionManager is still a placeholder; the demo uses it")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "demo.py")],
         capture_output=True,
