@@ -41,7 +41,8 @@ def _pool_case(direct: dict[str, Any], bounced: dict[str, Any]) -> Result:
             t.join()
 
     try:
-        workload(pools["bounced"]), workload(pools["direct"])  # warm up
+        workload(pools["bounced"])  # warm up
+        workload(pools["direct"])
         cand, base = interleaved_median(
             lambda: workload(pools["bounced"]), lambda: workload(pools["direct"]), repeat=5
         )
@@ -67,7 +68,8 @@ def _normal_case(direct: dict[str, Any], bounced: dict[str, Any]) -> Result:
                 c.execute(SQL, (i, "x")).fetchone()
 
     try:
-        workload(conns["bounced"]), workload(conns["direct"])  # warm up
+        workload(conns["bounced"])  # warm up
+        workload(conns["direct"])
         cand, base = interleaved_median(
             lambda: workload(conns["bounced"]), lambda: workload(conns["direct"]), repeat=5
         )
