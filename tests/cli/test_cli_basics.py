@@ -151,6 +151,35 @@ def test_missing_config_file_is_a_short_error(run_pgmonkey: Any, tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("how", ["PYTHONWARNINGS", "-W"])
+def test_config_warning_raised_as_error_is_an_invalid_config(
+    run_pgmonkey: Any, write_config: Any, pg_server: Any, how: str
+) -> None:
+    cfg = pg_server.config()
+    cfg["connection_settings"]["bogus_key"] = 1
+    path = write_config(cfg)
+    message = "unknown key 'bogus_key' in section 'connection_settings' is ignored"
+    # As a plain warning, the key is ignored and the real connection test passes.
+    plain = run_pgmonkey("pgconfig", "test", "--connconfig", str(path))
+    assert plain.returncode == 0, plain.stderr
+    assert "pgmonkey: warning:" in plain.stderr and message in plain.stderr
+    # Raised as an error (-W error), it is an invalid config: exit 2, the warning's message.
+    if how == "-W":
+        strict = subprocess.run(
+            [sys.executable, "-W", "error", "-m", "pgmonkey_cli", "pgconfig", "test",
+             "--connconfig", str(path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    else:
+        strict = run_pgmonkey(
+            "pgconfig", "test", "--connconfig", str(path), env={"PYTHONWARNINGS": "error"}
+        )
+    assert strict.returncode == 2, strict.stderr
+    assert strict.stderr.startswith(f"pgmonkey: error: {path}: connection_settings.bogus_key")
+    assert message in strict.stderr
+    assert "unexpected" not in strict.stderr and "Traceback" not in strict.stderr
+
+
 def test_registration_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"

@@ -39,7 +39,9 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     """Call ``handler`` and map pgmonkey's errors to exit statuses.
 
     Configuration errors exit with 2, every other failure with 1. The message goes to stderr
-    on one or two lines; ``--debug`` adds the traceback. Unexpected exceptions (bugs) are
+    on one or two lines; ``--debug`` adds the traceback. A configuration warning raised as an
+    error (``-W error``, ``PYTHONWARNINGS=error``) is an invalid configuration (exit 2); any
+    other warning raised as an error is a failure (exit 1). Unexpected exceptions (bugs) are
     reported the same way, with their type, and exit with 1.
     """
     _configure_output(bool(getattr(args, "debug", False)))
@@ -56,6 +58,9 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except PgMonkeyError as exc:
         _report(exc, args)
         return EXIT_FAILURE
+    except Warning as exc:
+        _report(exc, args, unexpected=not _is_config_warning(exc))
+        return EXIT_USAGE if _is_config_warning(exc) else EXIT_FAILURE
     except BrokenPipeError:
         # `pgmonkey ... | head`: the reader went away; nothing left to say.
         sys.stderr.close()
@@ -63,6 +68,13 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except Exception as exc:
         _report(exc, args, unexpected=True)
         return EXIT_FAILURE
+
+
+def _is_config_warning(exc: Warning) -> bool:
+    # Only pgmonkey.config raises ConfigWarning, so if it is not imported this is not one
+    # (and the CLI does not pay for importing it).
+    module = sys.modules.get("pgmonkey.config._warn")
+    return module is not None and isinstance(exc, module.ConfigWarning)
 
 
 def _show_warning(
@@ -96,7 +108,9 @@ def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = 
     message = format_error(exc)
     if unexpected:
         psycopg_error = type(exc).__module__.startswith("psycopg")
-        if not psycopg_error:
+        if isinstance(exc, Warning):
+            message = f"{type(exc).__name__} raised as an error: {message}"
+        elif not psycopg_error:
             message = f"unexpected {type(exc).__name__}: {message}"
             if not debug and "\n" not in message:
                 message += "\n  (run again with --debug to see the traceback)"
