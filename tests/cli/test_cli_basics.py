@@ -162,7 +162,8 @@ def test_config_warning_raised_as_error_is_an_invalid_config(
     # As a plain warning, the key is ignored and the real connection test passes.
     plain = run_pgmonkey("pgconfig", "test", "--connconfig", str(path))
     assert plain.returncode == 0, plain.stderr
-    assert "pgmonkey: warning:" in plain.stderr and message in plain.stderr
+    assert "pgmonkey: warning:" in plain.stderr
+    assert message in plain.stderr
     # Raised as an error (-W error), it is an invalid config: exit 2, the warning's message.
     if how == "-W":
         strict = subprocess.run(
@@ -177,7 +178,8 @@ def test_config_warning_raised_as_error_is_an_invalid_config(
     assert strict.returncode == 2, strict.stderr
     assert strict.stderr.startswith(f"pgmonkey: error: {path}: connection_settings.bogus_key")
     assert message in strict.stderr
-    assert "unexpected" not in strict.stderr and "Traceback" not in strict.stderr
+    assert "unexpected" not in strict.stderr
+    assert "Traceback" not in strict.stderr
 
 
 def test_registration_imports_nothing_heavy() -> None:
