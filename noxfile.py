@@ -91,7 +91,17 @@ def _pytest(session: nox.Session, *paths: str, args: tuple[str, ...] = ()) -> No
     targets = list(session.posargs) or [p for p in paths if any((ROOT / p).rglob("test_*.py"))]
     if not targets:
         session.skip(f"no test modules in {', '.join(paths)} yet")
-    session.run("python", "-m", "pytest", *args, *targets, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    # Bytecode caching stays on even where the environment disables it: the CLI tests start
+    # hundreds of Python processes, each of which would otherwise recompile every module.
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--durations=10",
+        *args,
+        *targets,
+        env={"PYTHONDONTWRITEBYTECODE": ""},
+    )
 
 
 @nox.session(python=PYTHONS, tags=["ci"])
