@@ -8,6 +8,8 @@ Example:
     ...     c.execute("SELECT 1").fetchone()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from pgmonkey._version import __version__
 from pgmonkey.config import load_config, redact_config
 from pgmonkey.errors import (
@@ -23,7 +25,20 @@ from pgmonkey.errors import (
     SessionSettingError,
     TestServerError,
 )
-from pgmonkey.manager import PGConnectionManager
+
+if TYPE_CHECKING:
+    from pgmonkey.manager import PGConnectionManager
+
+
+def __getattr__(name: str) -> Any:
+    # PGConnectionManager imports psycopg and psycopg_pool: it is loaded on first use, so
+    # that ``pgmonkey.config``, ``pgmonkey.errors`` and the CLI start fast.
+    if name == "PGConnectionManager":
+        from pgmonkey.manager import PGConnectionManager
+
+        return PGConnectionManager
+    raise AttributeError(f"module 'pgmonkey' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",
