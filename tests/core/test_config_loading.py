@@ -654,3 +654,36 @@ def test_blank_placeholders_are_dropped_but_blank_gucs_kept() -> None:
     assert cfg["connection_settings"] == {}
     assert cfg["pool_settings"] == {}
     assert cfg["sync_settings"] == {"search_path": ""}
+
+
+def test_loading_common_keys_does_not_import_psycopg(tmp_path: Path) -> None:
+    # Start-up cost: common libpq keywords are answered from a static baseline; psycopg
+    # (and its libpq keyword list) is only loaded for a key outside it.
+    import subprocess
+    import sys
+
+    path = write(
+        tmp_path,
+        """
+        connection_settings:
+          host: localhost
+          port: 5432
+          dbname: app
+          user: app
+          sslmode: prefer
+          application_name: demo
+        """,
+    )
+    code = (
+        "import sys\n"
+        "from pgmonkey.config import load_config\n"
+        f"load_config({str(path)!r})\n"
+        "print('psycopg' in sys.modules, 'psycopg_pool' in sys.modules)\n"
+        "load_config({'connection_settings': {'host': 'h', 'sslsni': '1'}})\n"
+        "print('psycopg' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "True"]

@@ -120,6 +120,7 @@ _BASELINE_LIBPQ: tuple[str, ...] = (
     "krbsrvname",
     "requirepeer",
 )
+_BASELINE_SET = frozenset(_BASELINE_LIBPQ)
 
 #: Friendly hints for names people often write instead of the libpq keyword.
 ALIASES: dict[str, str] = {
@@ -148,7 +149,8 @@ ALIASES: dict[str, str] = {
 def libpq_keywords() -> frozenset[str]:
     """Return every connection keyword the libpq in use accepts, plus a fixed baseline.
 
-    The list comes from ``psycopg.pq.Conninfo.get_defaults()`` (``PQconndefaults``).
+    The list comes from ``psycopg.pq.Conninfo.get_defaults()`` (``PQconndefaults``); it
+    imports psycopg, so it is computed once and only asked when a key is not in the baseline.
     """
     names = set(_BASELINE_LIBPQ)
     try:
@@ -176,7 +178,8 @@ def connection_key_kind(key: str) -> str | None:
     kind = _TYPED_CONNECTION_KEYS.get(key)
     if kind is not None:
         return kind
-    return STR if key in libpq_keywords() else None
+    # The baseline answers the common keys without importing psycopg (CLI start-up).
+    return STR if key in _BASELINE_SET or key in libpq_keywords() else None
 
 
 def connection_keys() -> frozenset[str]:
