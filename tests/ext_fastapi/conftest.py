@@ -8,6 +8,7 @@ blocking portal so the same synchronous test body serves both).
 from __future__ import annotations
 
 import secrets
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -58,7 +59,14 @@ class Database:
         if state is not None:
             sql += " AND state = %s"
             params.append(state)
-        return int(self.query(sql, params)[0][0])
+        # A backend whose client just disconnected lingers for a moment in pg_stat_activity:
+        # read until the count stops changing (3 equal reads 50 ms apart, at most 5 s).
+        reads = [int(self.query(sql, params)[0][0])]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (len(reads) < 3 or len(set(reads[-3:])) > 1):
+            time.sleep(0.05)
+            reads.append(int(self.query(sql, params)[0][0]))
+        return reads[-1]
 
     def config_with(self, **pool_settings: Any) -> dict[str, Any]:
         """A copy of the configuration with changed async and sync pool settings."""
