@@ -204,7 +204,7 @@ def typecheck(session: nox.Session) -> None:
     _install_editable(
         session,
         *PACKAGES,
-        extra=["mypy>=1.13", "types-PyYAML", *ALL_FRAMEWORKS, "django-stubs"],
+        extra=["mypy>=1.13", "types-PyYAML", "types-tqdm", *ALL_FRAMEWORKS, "django-stubs"],
     )
     session.run(
         "mypy",
