@@ -18,6 +18,16 @@ __all__ = ["APPLICATION_NAME", "ServerBase"]
 APPLICATION_NAME = "pgmonkey-tests"
 
 
+def wrap_connection_settings(settings: dict[str, Any], connection_type: str) -> dict[str, Any]:
+    """Wrap ``connection_settings`` into a pgmonkey config with small test pool sizes."""
+    return {
+        "connection_type": connection_type,
+        "connection_settings": settings,
+        "pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
+        "async_pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
+    }
+
+
 class ServerBase:
     """Shared behaviour of the test servers (not meant to be instantiated directly).
 
@@ -88,12 +98,7 @@ class ServerBase:
         if password is not None:
             settings["password"] = password
         settings.update(connection_settings)
-        return {
-            "connection_type": connection_type,
-            "connection_settings": settings,
-            "pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-            "async_pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-        }
+        return wrap_connection_settings(settings, connection_type)
 
     def conninfo(self, *, dbname: str | None = None, **params: Any) -> str:
         """Return a libpq connection string for the superuser (through TCP)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgmonkey._testing_base import APPLICATION_NAME, ServerBase
+from pgmonkey._testing_base import APPLICATION_NAME, ServerBase, wrap_connection_settings
 from pgmonkey.errors import TestServerError
 
 if TYPE_CHECKING:
@@ -178,12 +178,7 @@ class PgBouncer:
         if password is not None:
             settings["password"] = password
         settings.update(connection_settings)
-        return {
-            "connection_type": connection_type,
-            "connection_settings": settings,
-            "pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-            "async_pool_settings": {"min_size": 1, "max_size": 5, "timeout": 10},
-        }
+        return wrap_connection_settings(settings, connection_type)
 
     def conninfo(self, *, dbname: str | None = None, **params: Any) -> str:
         """Return a libpq connection string through PgBouncer (superuser)."""
