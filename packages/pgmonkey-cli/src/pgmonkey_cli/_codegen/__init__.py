@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 
 from pgmonkey_cli._codegen import _templates as t
 from pgmonkey_cli._exit import EXIT_OK
@@ -89,6 +90,7 @@ def render(
                 manager_args += ", allow_sensitive_defaults=True"
         comment, use_comment = _PGMONKEY_COMMENTS[connection_type]
         text = t.PGMONKEY_ASYNC if is_async else t.PGMONKEY_SYNC
+        report = textwrap.indent(t.REPORT_ASYNC if is_async else t.REPORT_SYNC, " " * 8)
         return (
             text.replace("__TITLE__", title)
             .replace("__CONFIG_FILE__", path_literal)
@@ -96,6 +98,7 @@ def render(
             .replace("__MANAGER_ARGS__", manager_args)
             .replace("__COMMENT__", comment)
             .replace("__USE_COMMENT__", use_comment)
+            .replace("__REPORT__", report)
         )
     imports = _PSYCOPG_IMPORTS[connection_type]
     if resolve_env:

@@ -1,7 +1,9 @@
 """The building blocks of the generated programs (plain text, assembled by ``render``).
 
 Placeholders: ``__TITLE__``, ``__CONFIG_FILE__`` (a Python literal), ``__TYPE__``,
-``__MANAGER_ARGS__``. Blocks marked ``# <<ENV>>`` only appear with ``--resolve-env``.
+``__MANAGER_ARGS__``, ``__REPORT__`` (the block that uses a connection, ``REPORT_SYNC`` or
+``REPORT_ASYNC``, indented to fit). Blocks marked ``# <<ENV>>`` only appear with
+``--resolve-env``.
 """
 
 from __future__ import annotations
@@ -29,17 +31,7 @@ def main() -> None:
     try:
         # __USE_COMMENT__
         with connection as conn:
-            with conn.cursor() as cur:
-                cur.execute('SELECT 1;')
-                print(cur.fetchone())
-                print('autocommit:', conn.autocommit)
-                cur.execute(
-                    "SELECT name, setting FROM pg_settings"
-                    " WHERE source IN ('client', 'session') ORDER BY name"
-                )
-                for name, setting in cur.fetchall():
-                    print(f'{name} = {setting}')
-    finally:
+__REPORT__    finally:
         manager.clear_cache()
 
 
@@ -68,17 +60,7 @@ async def main() -> None:
     try:
         # __USE_COMMENT__
         async with connection as conn:
-            async with conn.cursor() as cur:
-                await cur.execute('SELECT 1;')
-                print(await cur.fetchone())
-                print('autocommit:', conn.autocommit)
-                await cur.execute(
-                    "SELECT name, setting FROM pg_settings"
-                    " WHERE source IN ('client', 'session') ORDER BY name"
-                )
-                for name, setting in await cur.fetchall():
-                    print(f'{name} = {setting}')
-    finally:
+__REPORT__    finally:
         await manager.clear_cache_async()
 
 
