@@ -94,9 +94,14 @@ def _configure_output(debug: bool) -> None:
     import warnings
 
     warnings.showwarning = _show_warning
+    root = logging.getLogger()
+    # One handler, however often main() runs in a process (tests, embedding): each earlier
+    # one would print every record again, to a stderr that may have been closed since.
+    for old in [h for h in root.handlers if getattr(h, "_pgmonkey_cli", False)]:
+        root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("pgmonkey: %(levelname)s: %(name)s: %(message)s"))
-    root = logging.getLogger()
+    handler._pgmonkey_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO if debug else logging.WARNING)
 
