@@ -29,8 +29,8 @@ def parse_table_name(text: str) -> tuple[str | None, str]:
         ``(schema, table)``; ``schema`` is ``None`` when not given.
 
     Raises:
-        TransferUsageError: empty parts, more than two parts, an unterminated quote, a NUL
-            character, or a part longer than 63 bytes.
+        TransferUsageError: empty or blank (whitespace-only) parts, more than two parts, an
+            unterminated quote, a NUL character, or a part longer than 63 bytes.
     """
     parts: list[str] = []
     i, n = 0, len(text)
@@ -78,8 +78,8 @@ def parse_table_name(text: str) -> tuple[str | None, str]:
 
 
 def _check_identifier(name: str, *, what: str) -> None:
-    if not name:
-        raise TransferUsageError(f"{what}: empty name")
+    if not name.strip():
+        raise TransferUsageError(f"{what}: empty name" if not name else f"{what}: blank name")
     if "\x00" in name:
         raise TransferUsageError(f"{what}: names cannot contain a NUL character")
     if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
