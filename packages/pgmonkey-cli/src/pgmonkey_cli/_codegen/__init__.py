@@ -91,14 +91,15 @@ def render(
         comment, use_comment = _PGMONKEY_COMMENTS[connection_type]
         text = t.PGMONKEY_ASYNC if is_async else t.PGMONKEY_SYNC
         report = textwrap.indent(t.REPORT_ASYNC if is_async else t.REPORT_SYNC, " " * 8)
+        # The path goes in last: a file name containing "__TYPE__" must stay as it is.
         return (
             text.replace("__TITLE__", title)
-            .replace("__CONFIG_FILE__", path_literal)
             .replace("__TYPE__", connection_type)
             .replace("__MANAGER_ARGS__", manager_args)
             .replace("__COMMENT__", comment)
             .replace("__USE_COMMENT__", use_comment)
             .replace("__REPORT__", report)
+            .replace("__CONFIG_FILE__", path_literal)
         )
     imports = _PSYCOPG_IMPORTS[connection_type]
     if resolve_env:

@@ -135,10 +135,26 @@ def parse_client_cidr(text: str) -> Network:
 
 
 def hba_quote(name: str) -> str:
-    """Quote a database or role name for pg_hba.conf when it needs it."""
+    """Quote a database or role name for pg_hba.conf when it needs it.
+
+    Raises:
+        ValueError: The name holds a line break or a NUL character, which no pg_hba.conf
+            line can carry (a line break would start a new rule).
+    """
+    if any(ch in name for ch in "\n\r\x00"):
+        raise ValueError(f"{name!r} contains a line break or NUL: pg_hba.conf cannot hold it")
     if _PLAIN_NAME.fullmatch(name) and name not in _HBA_KEYWORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+def _hba_name(value: Any, key: str) -> str:
+    from pgmonkey.errors import ConfigValidationError
+
+    try:
+        return hba_quote(str(value))
+    except ValueError as exc:
+        raise ConfigValidationError(str(exc), key_path=("connection_settings", key)) from None
 
 
 def _split_hosts(settings: Mapping[str, Any]) -> list[str]:
@@ -242,14 +258,14 @@ def recommend(
             "lines say 'all'; narrow them to that role."
         )
     else:
-        user = hba_quote(str(user_value))
+        user = _hba_name(user_value, "user")
     db_value = settings.get("dbname")
     if db_value in (None, ""):
         database = user if user != "all" else "all"
         if user != "all":
             recs.notes.append("The config has no dbname: libpq uses the user name.")
     else:
-        database = hba_quote(str(db_value))
+        database = _hba_name(db_value, "dbname")
 
     sslmode = str(settings.get("sslmode") or "")
     if not sslmode:
