@@ -16,6 +16,8 @@ ADMIN_ROLE = "pgmonkey_sandbox_admin"
 """The cluster's bootstrap superuser, used by the command itself (never by applications)."""
 DEFAULT_PORT = 5432
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_NAME_BYTES = 63
+"""PostgreSQL's NAMEDATALEN - 1: longer role and database names are silently truncated."""
 _SSL_MODES_NEEDING_SSL = ("require", "verify-ca", "verify-full")
 # Keys passed on to psql besides host/port/user/dbname (libpq keywords only).
 _NOT_FOR_PSQL = ("password", "autocommit")
@@ -143,6 +145,23 @@ def _port(path: Path, settings: Mapping[str, Any]) -> int:
     return port
 
 
+def _check_name(path: Path, key: str, name: str) -> None:
+    """Refuse names the server would truncate, reject, or that libpq cannot send."""
+    if not name.strip():
+        raise _problem(path, key, f"{key} {name!r} is blank")
+    if "\x00" in name:
+        raise _problem(path, key, f"{key} {name!r} contains a NUL character")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise _problem(
+            path,
+            key,
+            f"{key} {name[:20]!r}... is longer than {MAX_NAME_BYTES} bytes (PostgreSQL would "
+            "shorten it)",
+        )
+    if key == "user" and name.startswith("pg_"):
+        raise _problem(path, key, f"role names starting with 'pg_' are reserved: {name!r}")
+
+
 def spec_from_config(cfg: Mapping[str, Any], path: str | os.PathLike[str]) -> SandboxSpec:
     """Check that a loaded configuration can have a sandbox and describe it.
 
@@ -151,7 +170,9 @@ def spec_from_config(cfg: Mapping[str, Any], path: str | os.PathLike[str]) -> Sa
         path: The file it came from (its resolved path identifies the sandbox).
 
     Raises:
-        SandboxUsageError: The host is not local, or the user or password is missing.
+        SandboxUsageError: The host is not local, the user or password is missing, or the
+            role or database name cannot be created as written (blank, NUL, over 63 bytes,
+            a reserved ``pg_`` role name).
     """
     config_path = Path(path).expanduser().resolve()
     settings = cfg.get("connection_settings")
@@ -175,6 +196,8 @@ def spec_from_config(cfg: Mapping[str, Any], path: str | os.PathLike[str]) -> Sa
             "${VAR} references, pass --resolve-env",
         )
     dbname = _text(settings, "dbname") or user
+    _check_name(config_path, "user", user)
+    _check_name(config_path, "dbname" if _text(settings, "dbname") else "user", dbname)
     return SandboxSpec(
         config_path=config_path,
         host=host,
