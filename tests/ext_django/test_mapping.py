@@ -443,6 +443,104 @@ def test_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
         build(full_config(), **kwargs)
 
 
+# --------------------------------------------------------------------------- pooler: pgbouncer
+
+
+def pgbouncer_config(connection_type: str = "pool") -> dict[str, Any]:
+    """``full_config`` behind PgBouncer: no session settings (the core refuses them there)."""
+    cfg = full_config(connection_type)
+    cfg["pooler"] = "pgbouncer"
+    cfg["connection_settings"].update({"host": "pgbouncer.example.com", "port": 6432})
+    del cfg["sync_settings"], cfg["async_settings"]
+    return cfg
+
+
+PGBOUNCER_OPTIONS = {k: v for k, v in BASE_OPTIONS.items() if k != "options"}
+
+
+def test_pgbouncer_golden() -> None:
+    # The same on every Django version: PgBouncer pools the server connections, so the file's
+    # connection_type: pool means persistent connections to PgBouncer (for max_lifetime),
+    # never Django's pool; server-side cursors off; no prepare_threshold key (Django's own
+    # default is no prepared statements, and psycopg2 would reject the key).
+    expected = {
+        "ENGINE": ENGINE,
+        "NAME": "appdb",
+        "USER": "app",
+        "PASSWORD": "s3cr3t pass",
+        "HOST": "pgbouncer.example.com",
+        "PORT": "6432",
+        "OPTIONS": PGBOUNCER_OPTIONS,
+        "CONN_MAX_AGE": 1800,
+        "CONN_HEALTH_CHECKS": True,
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+    }
+    assert build(pgbouncer_config()) == expected
+    assert build(pgbouncer_config("async_pool")) == expected
+    assert build(pgbouncer_config("normal")) == {**expected, "CONN_MAX_AGE": 0}
+    assert build(pgbouncer_config(), conn_max_age=None)["CONN_MAX_AGE"] == 1800
+    assert build(pgbouncer_config(), conn_max_age=30)["CONN_MAX_AGE"] == 30
+    del expected["OPTIONS"]
+    plain = build(pgbouncer_config(), pool=False)
+    assert {k: v for k, v in plain.items() if k != "OPTIONS"} == {**expected, "CONN_MAX_AGE": 0}
+
+
+def test_pgbouncer_explicit_pool_is_dropped_with_a_warning() -> None:
+    with pytest.warns(PoolFallbackWarning, match="'pooler: pgbouncer': PgBouncer already") as rec:
+        entry = database_config(pgbouncer_config("normal"), pool=True)
+    assert len(rec) == 1
+    assert_no_pool_anywhere(entry)
+    assert entry["CONN_MAX_AGE"] == 1800  # persistent connections for pool_settings.max_lifetime
+    with pytest.raises(ConfigValidationError, match=r"options\['pool'\] given .*pgbouncer"):
+        build(pgbouncer_config(), options={"pool": {"max_size": 3}})
+
+
+def test_pgbouncer_server_side_cursors_can_be_kept_explicitly() -> None:
+    entry = build(pgbouncer_config(), disable_server_side_cursors=False)
+    assert entry["DISABLE_SERVER_SIDE_CURSORS"] is False
+    # Django's own keys that do not need session state still pass through.
+    entry = build(
+        pgbouncer_config(),
+        isolation_level="serializable",
+        server_side_binding=True,
+        options={"sslmode": "verify-full"},
+    )
+    assert entry["OPTIONS"]["isolation_level"] is psycopg.IsolationLevel.SERIALIZABLE
+    assert entry["OPTIONS"]["server_side_binding"] is True
+    assert entry["OPTIONS"]["sslmode"] == "verify-full"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"prepare_threshold": 5}, r"prepare_threshold=5 cannot be used with 'pooler: pgbouncer'"),
+        ({"assume_role": "owner"}, r"assume_role cannot be used with 'pooler: pgbouncer'"),
+        (
+            {"options": {"options": "-c work_mem=8MB"}},
+            r"options\['options'\] cannot be used with 'pooler: pgbouncer'",
+        ),
+    ],
+)
+def test_pgbouncer_refuses_session_state(
+    kwargs: dict[str, Any], match: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bouncer.yaml"
+    path.write_text(yaml.safe_dump(pgbouncer_config()), encoding="utf-8")
+    with pytest.raises(ConfigValidationError, match=match) as info:
+        build(path, **kwargs)
+    assert str(info.value).startswith(f"{path}: pooler: ")
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_pgbouncer_session_settings_are_refused_by_the_core() -> None:
+    cfg = pgbouncer_config()
+    cfg["sync_settings"] = {"statement_timeout": "30s"}
+    with pytest.raises(
+        ConfigValidationError, match=r"sync_settings: session settings .*pgbouncer"
+    ):
+        build(cfg)
+
+
 # --------------------------------------------------------------------------- files, databases()
 
 

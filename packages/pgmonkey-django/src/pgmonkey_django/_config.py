@@ -12,6 +12,7 @@ from pgmonkey import load_config
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import _compat
 from pgmonkey_django._options import join_options, render_session_options
+from pgmonkey_django._pooler import POOL_REASON, behind_pgbouncer, refuse_session_state
 
 __all__ = [
     "ENGINE",
@@ -199,6 +200,10 @@ def database_config(
       ``CONN_MAX_AGE = 0``; ``check_on_checkout`` becomes ``CONN_HEALTH_CHECKS``.
     * The session settings become ``-c name=value`` words of ``OPTIONS["options"]``, after
       any ``options`` from ``connection_settings``.
+    * ``pooler: pgbouncer`` (transaction pooling): ``DISABLE_SERVER_SIDE_CURSORS = True``,
+      no Django pool (persistent connections to PgBouncer instead, see ``pool``), and the
+      arguments that need session state (``prepare_threshold``, ``assume_role``,
+      ``options["options"]``) are refused; the core already refuses session settings there.
 
     Args:
         path_or_dict: A YAML file path or an already-loaded pgmonkey configuration dict.
@@ -206,7 +211,10 @@ def database_config(
             ``connection_type`` is ``pool`` or ``async_pool``. A pool that cannot be used
             here (Django < 5.1, psycopg_pool missing or < 3.2, psycopg2) gives a
             :class:`PoolFallbackWarning` and persistent connections instead; the ``pool``
-            key is never emitted where Django does not understand it.
+            key is never emitted where Django does not understand it. Under ``pooler:
+            pgbouncer`` no Django pool is used either: ``"auto"`` quietly gives persistent
+            connections to PgBouncer, ``True`` does the same with a
+            :class:`PoolFallbackWarning`.
         session_settings: Which section holds the session settings (GUCs), or ``None``.
         conn_max_age: ``CONN_MAX_AGE`` when no pool is used. Default: ``0``, or, when a
             requested pool is unavailable, ``pool_settings.max_lifetime`` (else 600).
@@ -214,13 +222,13 @@ def database_config(
         atomic_requests: ``ATOMIC_REQUESTS`` (omitted when ``None``: Django's default).
         autocommit: ``AUTOCOMMIT`` (omitted when ``None``).
         disable_server_side_cursors: ``DISABLE_SERVER_SIDE_CURSORS`` (PgBouncer in
-            transaction mode).
+            transaction mode). Default: ``True`` under ``pooler: pgbouncer``, else omitted.
         server_side_binding: ``OPTIONS["server_side_binding"]``.
         isolation_level: ``OPTIONS["isolation_level"]``: a name such as ``"serializable"``
             or ``"repeatable read"``, an int, or a ``psycopg.IsolationLevel``.
         assume_role: ``OPTIONS["assume_role"]`` (``SET ROLE`` on each connection).
         prepare_threshold: ``OPTIONS["prepare_threshold"]`` (Django's default: no prepared
-            statements).
+            statements). Refused under ``pooler: pgbouncer``.
         test: ``TEST`` (e.g. ``{"NAME": ..., "MIRROR": "default"}``).
         options: Merged into ``OPTIONS`` last. ``options["options"]`` is appended to the
             libpq options string; ``options["pool"]`` (a dict) is merged into the pool
@@ -247,6 +255,18 @@ def database_config(
         dict(path_or_dict) if isinstance(path_or_dict, Mapping) else path_or_dict,
         resolve_env=resolve_env,
     )
+
+    pgbouncer = behind_pgbouncer(loaded)
+    extra: dict[str, Any] = dict(options or {})
+    extra_pool = extra.pop("pool", None)
+    extra_libpq_options = extra.pop("options", None)
+    if pgbouncer:
+        refuse_session_state(
+            source=source,
+            prepare_threshold=prepare_threshold,
+            assume_role=assume_role,
+            extra_libpq_options=extra_libpq_options,
+        )
 
     connection = {
         k: v for k, v in dict(loaded.get("connection_settings") or {}).items() if _present(v)
@@ -283,8 +303,10 @@ def database_config(
     requested = (loaded.get("connection_type") in _POOL_TYPES) if pool == "auto" else pool
     use_pool = False
     if requested:
-        reason = _compat.pool_unavailable_reason()
-        if reason is None:
+        reason = POOL_REASON if pgbouncer else _compat.pool_unavailable_reason()
+        if pgbouncer and pool == "auto":
+            logger.debug("%s: no Django pool behind PgBouncer (pooler: pgbouncer)", where)
+        elif reason is None:
             use_pool = True
         else:
             warnings.warn(
@@ -293,13 +315,10 @@ def database_config(
                 PoolFallbackWarning,
                 stacklevel=2,
             )
-    extra: dict[str, Any] = dict(options or {})
-    extra_pool = extra.pop("pool", None)
-    extra_libpq_options = extra.pop("options", None)
     if extra_pool not in (None, False) and not use_pool:
+        why = POOL_REASON if pgbouncer else _compat.pool_unavailable_reason()
         raise ConfigValidationError(
-            "options['pool'] given but no pool is used here "
-            f"({_compat.pool_unavailable_reason() or 'pooling is off'})",
+            f"options['pool'] given but no pool is used here ({why or 'pooling is off'})",
             key_path=("options", "pool"),
         )
     if use_pool:
@@ -339,6 +358,10 @@ def database_config(
         result["AUTOCOMMIT"] = autocommit
     if disable_server_side_cursors is not None:
         result["DISABLE_SERVER_SIDE_CURSORS"] = disable_server_side_cursors
+    elif pgbouncer:
+        # Django's server-side cursors (QuerySet.iterator()) are WITH HOLD cursors outside
+        # transactions, which transaction pooling cannot keep.
+        result["DISABLE_SERVER_SIDE_CURSORS"] = True
     if test is not None:
         result["TEST"] = dict(test)
     logger.debug(
