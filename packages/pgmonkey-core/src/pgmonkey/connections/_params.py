@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pgmonkey.connections._tls_files import explain_tls_files
 from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
 
 __all__ = [
@@ -201,6 +202,7 @@ def _reason(exc: BaseException) -> str:
         line = raw.strip()
         if line.startswith("connection failed: "):
             line = line[len("connection failed: ") :]
+        line = explain_tls_files(line)
         if line and line not in lines:
             lines.append(line)
     text = "; ".join(lines) or type(exc).__name__
