@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pgmonkey._private_files import write_private
 from pgmonkey.errors import TestServerError
 
 if TYPE_CHECKING:
@@ -101,12 +102,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, owner: tuple[int, in
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
-    if owner is not None:
-        os.chown(path, *owner)
+    write_private(path, data, owner=owner)
 
 
 def _write_cert(path: Path, cert: x509.Certificate, owner: tuple[int, int] | None) -> None:

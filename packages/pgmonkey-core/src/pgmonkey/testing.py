@@ -112,6 +112,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from pgmonkey._private_files import write_private
 from pgmonkey._testing_base import ServerBase
 from pgmonkey._testing_certs import Certificates, ClientCertificate, make_certificates
 from pgmonkey._testing_external import ENV_TEST_DSN, ExternalServer
@@ -906,8 +907,7 @@ def start_server(
             for role in server.cert_roles:
                 role_map.setdefault(role, None)
         pwfile = workdir / "pwfile"
-        pwfile.write_text(server.password + "\n")
-        os.chmod(pwfile, 0o600)
+        write_private(pwfile, server.password + "\n")
         account = server._account
         if account is not None:
             account.give(server.socket_dir)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pgmonkey import testing
+from pgmonkey._private_files import write_private
 from pgmonkey.errors import PostgresNotFoundError, TestServerError
 from pgmonkey.testing import PostgresServer, _Account
 from pgmonkey_cli._sandbox._errors import SandboxError, SandboxUsageError
@@ -83,9 +84,7 @@ class StartResult:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_private(path, text)
 
 
 def _conf_value(value: str) -> str:
