@@ -7,9 +7,11 @@ a database on ``pg_server``, writes the YAML files the project's settings read
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pgmonkey.testing import PostgresServer
+from pgmonkey.testing import PostgresServer, start_server
 from pgmonkey_django._compat import pool_unavailable_reason
 
 PROJECT_SETTINGS = "tests.ext_django.project.settings"
@@ -128,3 +130,40 @@ def project(django_project: Project) -> Iterator[Project]:
     """The test project; every connection and pool is closed after the test."""
     yield django_project
     close_everything()
+
+
+@contextlib.contextmanager
+def extra_databases(entries: Mapping[str, Any]) -> Iterator[None]:
+    """Add ``DATABASES`` aliases to the configured project for the duration of the block.
+
+    Django is set up once per process; the aliases get Django's defaults the way settings
+    do, and at the end every connection and pool of theirs (in this thread) is closed.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    configured = connections.configure_settings(
+        {"default": settings.DATABASES["default"], **copy.deepcopy(dict(entries))}
+    )
+    for alias in entries:
+        settings.DATABASES[alias] = configured[alias]
+        connections.settings[alias] = configured[alias]
+    try:
+        yield
+    finally:
+        for alias in entries:
+            wrapper = connections[alias]
+            wrapper.close()
+            close_pool = getattr(wrapper, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
+            del connections[alias]
+            settings.DATABASES.pop(alias, None)
+            connections.settings.pop(alias, None)
+
+
+@pytest.fixture(scope="session")
+def replica_cluster() -> Iterator[tuple[PostgresServer, PostgresServer]]:
+    """A primary and a streaming hot standby (one pair for the whole folder)."""
+    with start_server(replication=True) as primary:
+        yield primary, primary.start_standby()

@@ -1,6 +1,6 @@
 import os
 
-from django.db import connection
+from django.db import DatabaseError, connection, connections, router
 from django.http import HttpRequest, JsonResponse
 
 from tests.ext_django.project.models import Item
@@ -30,3 +30,33 @@ def create(request: HttpRequest) -> JsonResponse:
     if request.GET.get("fail"):
         raise RuntimeError("the view failed after writing")
     return JsonResponse({"id": item.pk, **_session()})
+
+
+def _server(alias: str) -> dict[str, object]:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+        in_recovery, port = cursor.fetchone()
+    return {"alias": alias, "in_recovery": in_recovery, "port": port}
+
+
+def replica_read(request: HttpRequest) -> JsonResponse:
+    """Reads through whatever the router picks for reads."""
+    names = list(Item.objects.order_by("id").values_list("name", flat=True))
+    return JsonResponse({"names": names, **_server(router.db_for_read(Item))})
+
+
+def replica_write(request: HttpRequest) -> JsonResponse:
+    """Writes through whatever the router picks for writes (or ``?using=``)."""
+    using = request.GET.get("using")
+    manager = Item.objects.using(using) if using else Item.objects
+    try:
+        item = manager.create(name=request.GET.get("name", "item"))
+    except DatabaseError as exc:
+        return JsonResponse(
+            {
+                "error": type(exc).__name__,
+                "sqlstate": getattr(exc.__cause__, "sqlstate", None),
+                "message": str(exc).strip(),
+            }
+        )
+    return JsonResponse({"id": item.pk, **_server(item._state.db or "")})
