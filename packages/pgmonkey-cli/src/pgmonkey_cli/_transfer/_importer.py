@@ -44,6 +44,9 @@ TYPE_SAMPLE_BYTES = 1 << 20
 
 IF_EXISTS_MODES = ("append", "truncate", "fail")
 
+_TEMP_SCHEMA = re.compile(r"pg_temp_\d+\Z")
+"""A session's temporary schema (``pg_temp`` resolves to it)."""
+
 
 @dataclass
 class ImportRequest:
@@ -245,9 +248,16 @@ def _import(
     import psycopg
     from psycopg import sql
 
+    relname = name[1]
     try:
         with conn.transaction():
             target = _prepare_table(conn, request, fmt, sample, name, say)
+            relname = target.name
+            if _TEMP_SCHEMA.match(target.schema):
+                raise TransferUsageError(
+                    f"--table {request.table!r} is a temporary table: it would vanish when "
+                    "pgimport's connection closes; nothing was imported"
+                )
             ident = sql.Identifier(target.schema, target.name)
             result.table = f"{target.schema}.{target.name}"
             result.created = target.created
@@ -260,7 +270,6 @@ def _import(
             result.rows = _copy(conn, request, fmt, target, ident)
             result.seconds = time.perf_counter() - started
     except psycopg.Error as exc:
-        relname = name[1] if not result.table else result.table.split(".", 1)[1]
         raise _copy_error(exc, request, fmt, relname) from None
 
 
