@@ -17,7 +17,8 @@ streamed straight to disk. NULL is written as an unquoted empty field and the em
 as "" (PostgreSQL's CSV convention), so pgimport restores both exactly.
 
 The default file name comes from the table: public.people -> people.csv, sales.people ->
-sales.people.csv. An existing file is never replaced without --overwrite. The format
+sales.people.csv; other characters are percent-encoded, so it never leaves the current
+directory. An existing file is never replaced without --overwrite. The format
 (delimiter, quote, encoding, header, NULL) is kept next to the file in
 people.pgexport.yaml, written on first use; flags override it.
 """
@@ -37,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="Name of the source table, view or materialized view (schema.table or table).",
     )
     what.add_argument(
-        "--query", help='A query to export instead, e.g. "SELECT * FROM people WHERE ..."'
+        "--query",
+        help='A query to export instead, e.g. "SELECT * FROM people WHERE ...". It is SQL '
+        "and runs as given (read-only): never build it from untrusted input.",
     )
     add_config_options(parser)
     parser.add_argument(
