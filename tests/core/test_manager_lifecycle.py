@@ -16,7 +16,7 @@ import pytest
 
 from pgmonkey import PGConnectionManager
 from pgmonkey.testing import PostgresServer, start_server
-from tests.core._manager_helpers import backends
+from tests.core._manager_helpers import backends, settled_backends
 
 
 @pytest.fixture
@@ -134,7 +134,10 @@ def test_each_asyncio_run_gets_fresh_async_objects(
     p2, c2 = asyncio.run(use())
     assert p1 is not p2
     assert c1 is not c2
-    assert manager.cache_info["size"] == 2  # the first loop's entries were dropped
+    # Each loop's entries were closed and forgotten when asyncio.run() ended it.
+    assert manager.cache_info["size"] == 0
+    dbname = pg_database["connection_settings"]["dbname"]
+    assert settled_backends(pg_server, dbname, column="datname") == 0
 
     async def reuse_old() -> None:  # an object kept from an ended loop reopens in this one
         async with p1 as c:
@@ -146,7 +149,6 @@ def test_each_asyncio_run_gets_fresh_async_objects(
 
     asyncio.run(reuse_old())
     manager.clear_cache()
-    dbname = pg_database["connection_settings"]["dbname"]
     rows = pg_server.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,))
     assert rows == [(0,)]
 

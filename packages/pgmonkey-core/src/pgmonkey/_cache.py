@@ -65,6 +65,19 @@ def _reset_in_child() -> None:
 _lifecycle.on_fork_in_child(_reset_in_child)
 
 
+def _forget_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """A loop is ending: forget its entries (the loop watch closes the objects)."""
+    state = _state
+    with state.lock:
+        for key in [k for k in state.entries if len(k) == 3 and k[2] is loop]:
+            del state.entries[key]
+        for key in [k for k in state.async_creating if k[2] is loop]:
+            del state.async_creating[key]
+
+
+_lifecycle.on_loop_end(_forget_loop)
+
+
 def resolve_type(requested: str | None, config: Mapping[str, Any]) -> str:
     """Pick the connection type: argument, then the config's ``connection_type``, then normal."""
     ctype = requested or config.get("connection_type") or "normal"

@@ -1,14 +1,23 @@
-"""Process lifecycle for every pgmonkey connection object: fork and interpreter exit.
+"""Process lifecycle for every pgmonkey connection object: fork, event loop end, exit.
 
 * After ``os.fork()`` the child must never use or close the parent's sockets. Every live
   wrapper is told to *forget* what it holds (the objects are kept referenced here so that no
   finaliser runs on them) and opens fresh ones on its next use; the cache starts empty.
+* An async wrapper that binds to an event loop registers with that loop's *watch*: one small
+  task per loop (named ``pgmonkey-loop-watch``) that waits forever. ``asyncio.run()`` (and
+  ``asyncio.Runner``, uvicorn, anyio, asgiref) cancel every remaining task before closing the
+  loop; the cancelled watch then closes, inside the loop and within a bounded time, the
+  pools and connections bound to it (and the cache forgets its entries for that loop), so a
+  program that ends ``asyncio.run()`` with a cached async pool exits promptly and cleanly.
+  The wrappers stay usable: a later loop opens fresh pools and connections.
 * At interpreter exit one ``atexit`` hook closes what is still open in this process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -16,7 +25,16 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["Tracked", "forget", "on_fork_in_child", "track"]
+__all__ = [
+    "LOOP_END_TIMEOUT",
+    "LoopBound",
+    "Tracked",
+    "close_at_loop_end",
+    "forget",
+    "on_fork_in_child",
+    "on_loop_end",
+    "track",
+]
 
 logger = logging.getLogger("pgmonkey")
 
@@ -29,12 +47,28 @@ class Tracked(Protocol):
     def _close_at_exit(self) -> None: ...
 
 
+class LoopBound(Protocol):
+    """What an async wrapper implements to be closed when its event loop ends."""
+
+    async def _aclose_at_loop_end(self, loop: asyncio.AbstractEventLoop) -> None: ...
+
+    def _drop_dead_loop(self) -> None: ...
+
+
+#: Seconds the loop watch waits for the loop's pools and connections to close.
+LOOP_END_TIMEOUT = 5.0
+
+
 _registry: weakref.WeakSet[Any] = weakref.WeakSet()
 _registry_lock = threading.Lock()
 _fork_callbacks: list[Callable[[], None]] = []
 #: Objects inherited from a parent process: kept alive, never closed, never used.
 _forgotten: list[object] = []
 _pid = os.getpid()
+#: Running watches: loop -> the objects bound to it (the task is kept in ``_watch_tasks``).
+_loop_objects: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}
+_watch_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+_loop_end_callbacks: list[Callable[[asyncio.AbstractEventLoop], None]] = []
 
 
 def track(obj: Tracked) -> None:
@@ -54,10 +88,81 @@ def on_fork_in_child(callback: Callable[[], None]) -> None:
     _fork_callbacks.append(callback)
 
 
+def on_loop_end(callback: Callable[[asyncio.AbstractEventLoop], None]) -> None:
+    """Run ``callback(loop)`` when a watched loop ends, before its objects are closed."""
+    _loop_end_callbacks.append(callback)
+
+
+def close_at_loop_end(obj: LoopBound) -> None:
+    """Close ``obj`` (in the running loop) when that loop's remaining tasks are cancelled.
+
+    Must be called from inside the running loop. The first call for a loop starts its watch
+    task; objects are referenced weakly.
+    """
+    loop = asyncio.get_running_loop()
+    with _registry_lock:
+        objects = _loop_objects.get(loop)
+        if objects is None:
+            for ended in [lp for lp in _watch_tasks if lp.is_closed()]:
+                # A loop closed without cancelling its tasks (no asyncio.run): forget it.
+                _watch_tasks.pop(ended, None)
+                _loop_objects.pop(ended, None)
+            objects = _loop_objects[loop] = weakref.WeakSet()
+            task = loop.create_task(_watch(loop, objects), name="pgmonkey-loop-watch")
+            # A loop closed without cancelling its tasks must not log "Task was destroyed
+            # but it is pending" for the watch (asyncio's own run_until_complete does this).
+            _quiet_if_destroyed(task)
+            _watch_tasks[loop] = task
+        objects.add(obj)
+
+
+def _quiet_if_destroyed(task: asyncio.Task[Any]) -> None:
+    with contextlib.suppress(AttributeError):
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+
+
+async def _watch(loop: asyncio.AbstractEventLoop, objects: weakref.WeakSet[Any]) -> None:
+    try:
+        await loop.create_future()  # never set: only cancellation ends the wait
+    except asyncio.CancelledError:
+        with _registry_lock:
+            if _loop_objects.get(loop) is objects:
+                del _loop_objects[loop]
+                _watch_tasks.pop(loop, None)
+        items = list(objects)  # strong references first: the callbacks drop the cache's
+        for callback in _loop_end_callbacks:
+            callback(loop)
+        await _close_loop_objects(loop, items)
+        raise
+
+
+async def _close_loop_objects(loop: asyncio.AbstractEventLoop, items: list[Any]) -> None:
+    """Close each object in the loop (bounded), then finish what is left without awaiting."""
+    if not items:
+        return
+    closers = [loop.create_task(obj._aclose_at_loop_end(loop)) for obj in items]
+    _, pending = await asyncio.wait(closers, timeout=LOOP_END_TIMEOUT)
+    for task in pending:
+        _quiet_if_destroyed(task)
+        task.cancel()
+    for task in closers:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.debug("error closing at loop end", exc_info=task.exception())
+    for obj in items:  # what did not close in time: finish its sockets without awaiting
+        if getattr(obj, "_loop", None) is not loop:
+            continue
+        try:
+            obj._drop_dead_loop()
+        except Exception:
+            logger.debug("error while dropping %r at loop end", obj, exc_info=True)
+
+
 def _after_fork_in_child() -> None:
-    global _registry_lock, _pid
+    global _registry_lock, _pid, _loop_objects, _watch_tasks
     _pid = os.getpid()
     _registry_lock = threading.Lock()
+    _forgotten.append((_loop_objects, _watch_tasks))
+    _loop_objects, _watch_tasks = {}, {}
     for callback in _fork_callbacks:
         callback()
     for obj in list(_registry):

@@ -96,6 +96,7 @@ class AsyncConnection(BaseConnection):
             self._conn = None
             self._loop = loop
             self._lock = asyncio.Lock()
+            _lifecycle.close_at_loop_end(self)
         return self._lock
 
     async def _live(self) -> psycopg.AsyncConnection[Any]:
@@ -229,6 +230,19 @@ class AsyncConnection(BaseConnection):
         conn, self._conn = self._conn, None
         finish_async_connection(conn)
 
+    async def _aclose_at_loop_end(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Its loop is ending: close the connection in it (after a running block, bounded)."""
+        lock = self._lock
+        if self._loop is not loop or lock is None:
+            return
+        if lock.locked():  # a block of a task being cancelled: let it finish first
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(lock.acquire(), _lifecycle.LOOP_END_TIMEOUT / 2)
+        if self._loop is loop:
+            await self._aclose_quietly()
+            self._loop = None
+            self._lock = None
+
     def _drop_dead_loop(self) -> None:
         """Its loop ended: close the connection without awaiting; reopen on next use."""
         self._close_sync()
@@ -292,6 +306,7 @@ class AsyncConnectionPool(BaseConnection):
                 self._pool = None
                 self._loop = loop
                 self._open_lock = asyncio.Lock()
+                _lifecycle.close_at_loop_end(self)
             lock = self._open_lock
         assert lock is not None
         async with lock:
@@ -417,6 +432,28 @@ class AsyncConnectionPool(BaseConnection):
                 return
             except Exception:
                 logger.debug("could not close %r in its loop", self, exc_info=True)
+        _finish_async_pool(pool)
+
+    async def _aclose_at_loop_end(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Its loop is ending: close the pool in it (bounded); a later loop opens a new one."""
+        with self._thread_lock:
+            if self._loop is not loop:
+                return
+            pool, self._pool = self._pool, None
+            self._loop = None
+            self._open_lock = None
+        if pool is None:
+            return
+        idle = list(getattr(pool, "_pool", ()))
+        # Its worker tasks are being cancelled too: close() stops them for good (even one
+        # that swallowed its cancellation). Waiting for them may end in CancelledError
+        # before close() reaches the idle connections (psycopg_pool >= 3.3): close those here.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await pool.close(timeout=_lifecycle.LOOP_END_TIMEOUT / 2)
+        for conn in idle:
+            if not conn.closed:
+                with contextlib.suppress(Exception):
+                    await conn.close()
         _finish_async_pool(pool)
 
     def _drop_dead_loop(self) -> None:
