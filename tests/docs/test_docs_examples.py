@@ -78,6 +78,23 @@ def _django_two_aliases(cfg: Config, tmp: Path) -> None:
     _write_yaml(tmp / "replica.yaml", cfg)
 
 
+def _with_replica(page: str, name: str) -> Callable[[Config, Path], None]:
+    """Copy ``<page>/<name>`` next to config.yaml, with replica.yaml (the same database)."""
+
+    def prepare(cfg: Config, tmp: Path) -> None:
+        shutil.copy(EXAMPLES / page / name, tmp / name)
+        _write_yaml(tmp / "replica.yaml", cfg)
+        with psycopg.connect(**load_config(cfg)["connection_settings"]) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, text text)")
+
+    return prepare
+
+
+def _django_pgbouncer(cfg: Config, tmp: Path) -> None:
+    shutil.copy(EXAMPLES / "django" / "pgbouncer.py", tmp / "pgbouncer.py")
+    _write_yaml(tmp / "pgbouncer.yaml", {**cfg, "pooler": "pgbouncer"})
+
+
 PYTEST_RUNNER = (
     "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'pgmonkey.testing', '{path}']))"
 )
@@ -138,6 +155,47 @@ SCRIPTS: dict[str, Script] = {
             "print('statement_timeout', cur.fetchone()[0]); connection.close()"
         ),
         prepare=_django_settings_dir,
+    ),
+    "flask/replicas.py": Script(
+        stdout=[r"^201$", r"^\{'notes': \['hello'\]\}$"],
+        prepare=lambda cfg, tmp: _write_yaml(tmp / "replica.yaml", cfg),  # the example
+    ),
+    "fastapi/replicas.py": Script(
+        stdout=[r"^201 \{'ok': True\}$", r"^\{'notes': \['hello'\]\}$"],
+        runner=(
+            "import asyncio, sys; sys.path.insert(0, '.'); from replicas import app\n"
+            "from pgmonkey_fastapi.testing import client\n"
+            "async def main():\n"
+            "    async with client(app) as http:\n"
+            "        r = await http.post('/notes/hello'); print(r.status_code, r.json())\n"
+            "        print((await http.get('/notes')).json())\n"
+            "asyncio.run(main())"
+        ),
+        prepare=_with_replica("fastapi", "replicas.py"),
+    ),
+    "django/replicas.py": Script(
+        stdout=[r"^read: replica \(0,\)$", r"^write: default \(0,\)$"],
+        runner=(
+            "import os, sys; sys.path.insert(0, '.');"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'replicas';"
+            "import django; django.setup();"
+            "from django.db import connections, router;"
+            "[print(kind + ':', alias, connections[alias].cursor().execute("
+            "'SELECT count(*) FROM notes').fetchone()) for kind, alias in "
+            "(('read', router.db_for_read(None)), ('write', router.db_for_write(None)))];"
+            "connections.close_all()"
+        ),
+        prepare=_with_replica("django", "replicas.py"),
+    ),
+    "django/pgbouncer.py": Script(
+        stdout=[r"^DISABLE_SERVER_SIDE_CURSORS True$", r"^pool False$"],
+        runner=(
+            "import sys; sys.path.insert(0, '.'); import pgbouncer;"
+            "entry = pgbouncer.DATABASES['default'];"
+            "print('DISABLE_SERVER_SIDE_CURSORS', entry['DISABLE_SERVER_SIDE_CURSORS']);"
+            "print('pool', 'pool' in entry['OPTIONS'])"
+        ),
+        prepare=_django_pgbouncer,
     ),
     "django/databases.py": Script(
         stdout=[r"default 0", r"replica 60"],
