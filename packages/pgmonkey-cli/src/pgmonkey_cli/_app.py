@@ -71,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pgmonkey`` command and return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    for argument in arguments:
+        if "\x00" in argument:  # only possible in process: no file or name can hold one
+            parser.error(f"argument {argument!r} contains a NUL character")
+    args = parser.parse_args(arguments)
     if args.version:
         from pgmonkey_cli._versions import describe_versions
 
