@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgmonkey_cli.commands import COMMAND_MODULES
 
-DEBUG_HELP = "Show the traceback of unexpected errors."
+DEBUG_HELP = "Show pgmonkey's debug log and the traceback of unexpected errors."
 
 
 class PgMonkeyArgumentParser(argparse.ArgumentParser):

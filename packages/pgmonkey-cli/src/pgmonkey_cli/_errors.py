@@ -89,7 +89,10 @@ def _show_warning(
 
 
 def _configure_output(debug: bool) -> None:
-    """One-line warnings and log records on stderr (the CLI is an application)."""
+    """One-line warnings and log records on stderr (the CLI is an application).
+
+    ``--debug`` shows pgmonkey's DEBUG records and other libraries' INFO records.
+    """
     import logging
     import warnings
 
@@ -104,6 +107,8 @@ def _configure_output(debug: bool) -> None:
     handler._pgmonkey_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO if debug else logging.WARNING)
+    # --debug: pgmonkey's own DEBUG records (never secrets); other libraries stay at INFO.
+    logging.getLogger("pgmonkey").setLevel(logging.DEBUG if debug else logging.NOTSET)
 
 
 def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = False) -> None:
