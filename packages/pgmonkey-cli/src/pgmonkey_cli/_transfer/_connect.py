@@ -7,13 +7,14 @@ Whatever ``connection_type`` the configuration names, a transfer uses one plain 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["connect", "load_connection_config"]
+__all__ = ["Relation", "connect", "load_connection_config", "lookup_relation", "messenger"]
 
 
 def load_connection_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,3 +56,39 @@ def _connect_directly(cfg: dict[str, Any], *, autocommit: bool) -> psycopg.Conne
         return psycopg.connect(**settings, autocommit=autocommit)
     except psycopg.OperationalError as exc:
         raise DatabaseConnectionError(f"cannot connect: {exc}") from None
+
+
+class Relation(NamedTuple):
+    """A table, view or other relation found in the catalog."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # pg_class.relkind: r, p, v, m, f, ...
+
+
+def lookup_relation(
+    conn: psycopg.Connection[Any], schema: str | None, name: str
+) -> Relation | None:
+    """Find ``[schema.]name`` the way the server resolves it (search_path), or ``None``."""
+    from psycopg import sql
+
+    qualified = sql.Identifier(*(p for p in (schema, name) if p is not None)).as_string(conn)
+    row = conn.execute(
+        "SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+        [qualified],
+    ).fetchone()
+    if row is None:
+        return None
+    return Relation(int(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
+
+def messenger(quiet: bool, out: TextIO) -> Callable[[str], None]:
+    """``say(message)``: print an informational line unless ``quiet``."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=out, flush=True)
+
+    return say

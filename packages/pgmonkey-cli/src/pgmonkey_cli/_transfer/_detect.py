@@ -10,7 +10,9 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from pgmonkey_cli._transfer._encodings import canonical_encoding, detect_bom
 
@@ -21,6 +23,7 @@ __all__ = [
     "EncodingGuess",
     "detect_dialect",
     "detect_encoding",
+    "iter_records",
     "looks_typed",
     "sample_records",
 ]
@@ -135,19 +138,25 @@ def sample_records(
     text: str, *, delimiter: str, quote: str, complete: bool, limit: int = _MAX_SAMPLE_RECORDS
 ) -> list[list[str]]:
     """Parse up to ``limit`` records of ``text``; drop a possibly cut last one if incomplete."""
+    return list(
+        islice(iter_records(text, delimiter=delimiter, quote=quote, complete=complete), limit)
+    )
+
+
+def iter_records(text: str, *, delimiter: str, quote: str, complete: bool) -> Iterator[list[str]]:
+    """The records of ``text``, parsed lazily (blank lines are ``[]``).
+
+    A possibly cut last record is dropped when ``complete`` is false; the records stop
+    quietly at an unterminated quote.
+    """
     if not complete:
         cut = max(text.rfind("\n"), text.rfind("\r"))
         text = text[: cut + 1] if cut >= 0 else ""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote)
-    records: list[list[str]] = []
     try:
-        for record in reader:
-            records.append(record)
-            if len(records) >= limit:
-                break
+        yield from reader
     except csv.Error:
-        pass  # an unterminated quote in the sample: keep what was parsed
-    return records
+        return  # an unterminated quote in the sample: keep what was parsed
 
 
 def _guess_quote(text: str) -> str:

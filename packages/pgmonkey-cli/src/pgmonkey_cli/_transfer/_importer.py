@@ -5,17 +5,13 @@ from __future__ import annotations
 import codecs
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pgmonkey_cli._transfer._detect import (
-    SAMPLE_BYTES,
-    detect_dialect,
-    detect_encoding,
-    sample_records,
-)
+from pgmonkey_cli._transfer._connect import lookup_relation, messenger
 from pgmonkey_cli._transfer._encodings import bom_length, detect_bom
 from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import (
@@ -27,12 +23,11 @@ from pgmonkey_cli._transfer._names import (
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import (
     CsvFormat,
-    read_settings,
+    load_format,
+    save_settings,
     validate_format,
-    write_settings,
 )
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
-from pgmonkey_cli._transfer._types import infer_column_types
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,6 +36,9 @@ __all__ = ["ImportRequest", "ImportResult", "run_import"]
 
 TYPE_SAMPLE_BYTES = 1 << 20
 """How much of the file the header parse and ``--infer-types`` look at (1 MiB)."""
+
+TYPE_SAMPLE_RECORDS = 100_000
+"""At most this many records of that sample feed ``--infer-types``."""
 
 IF_EXISTS_MODES = ("append", "truncate", "fail")
 
@@ -88,9 +86,32 @@ class ImportResult:
 
 @dataclass
 class _Sample:
-    size: int
-    empty: bool  # no data at all (0 bytes, or only a byte-order mark)
-    records: list[list[str]]
+    """The start of the data file, decoded; parsed only as far as it is needed."""
+
+    text: str
+    complete: bool  # the text is the whole file
+    fmt: CsvFormat
+
+    @property
+    def empty(self) -> bool:
+        """No data at all (0 bytes, or only a byte-order mark)."""
+        return self.text == ""
+
+    def iter_records(self) -> Iterator[list[str]]:
+        """The records of the sample, lazily (blank lines are ``[]``)."""
+        from pgmonkey_cli._transfer._detect import iter_records
+
+        return iter_records(
+            self.text, delimiter=self.fmt.delimiter, quote=self.fmt.quote, complete=self.complete
+        )
+
+    def first_record(self, *, skip_blank: bool = False) -> list[str] | None:
+        """The first record (the first non-blank one with ``skip_blank``), if any."""
+        return next((r for r in self.iter_records() if r or not skip_blank), None)
+
+    def records(self, limit: int = TYPE_SAMPLE_RECORDS) -> list[list[str]]:
+        """Up to ``limit`` records (for ``--infer-types``)."""
+        return list(islice(self.iter_records(), limit))
 
 
 def run_import(
@@ -118,10 +139,7 @@ def run_import(
     if request.if_exists not in IF_EXISTS_MODES:
         raise TransferUsageError(f"--if-exists: expected one of {', '.join(IF_EXISTS_MODES)}")
 
-    def say(message: str) -> None:
-        if not request.quiet:
-            print(message, file=out, flush=True)
-
+    say = messenger(request.quiet, out)
     result = ImportResult()
     fmt = _resolve_format(request, result, say)
     result.format = fmt
@@ -154,26 +172,21 @@ def _resolve_format(
         raise TransferUsageError(f"{path}: the data file cannot be named like a settings file")
     result.settings_file = settings_file
     flags = {k: v for k, v in request.overrides.items() if v is not None}
-    if settings_file.exists():
-        values = read_settings(settings_file)
-        base = validate_format(CsvFormat().merged(values), source=str(settings_file))
-        fmt = validate_format(base.merged(flags))
-        if not request.quiet and request.config_only:
+    fmt = load_format(settings_file, flags)
+    if fmt is not None:  # later runs: no detection at all
+        if request.config_only:
             say(f"Import settings already exist: {settings_file} (not changed)")
         return fmt
     fmt = _detect(path, flags, say)
-    try:
-        written = write_settings(settings_file, fmt, kind="pgimport", data_file=path)
-    except OSError as exc:
-        say(f"Could not write the import settings file {settings_file}: {exc.strerror}")
-        written = False
-    result.settings_written = written
-    if written:
-        say(f"Import settings written to {settings_file}")
+    result.settings_written = save_settings(
+        settings_file, fmt, kind="pgimport", data_file=path, say=say
+    )
     return fmt
 
 
 def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) -> CsvFormat:
+    from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, detect_encoding
+
     with open(path, "rb") as fh:
         head = fh.read(SAMPLE_BYTES)
         complete = not fh.read(1)
@@ -212,17 +225,13 @@ def _decode_sample(head: bytes, encoding: str, *, final: bool) -> str:
 
 
 def _read_sample(path: Path, fmt: CsvFormat) -> _Sample:
-    size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(TYPE_SAMPLE_BYTES)
         complete = not fh.read(1)
     text = _decode_sample(head, fmt.encoding, final=complete)
     if text.startswith("\ufeff"):
         text = text[1:]
-    records = sample_records(
-        text, delimiter=fmt.delimiter, quote=fmt.quote, complete=complete, limit=100_000
-    )
-    return _Sample(size=size, empty=(text == ""), records=records)
+    return _Sample(text=text, complete=complete, fmt=fmt)
 
 
 # -- the transaction ------------------------------------------------------------------------
@@ -308,22 +317,6 @@ def _copy(
             return max(cur.rowcount, 0)
 
 
-def _lookup(
-    conn: psycopg.Connection[Any], schema: str | None, table: str
-) -> tuple[int, str, str, str] | None:
-    from psycopg import sql
-
-    qualified = sql.Identifier(*(p for p in (schema, table) if p is not None)).as_string(conn)
-    row = conn.execute(
-        "SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
-        [qualified],
-    ).fetchone()
-    if row is None:
-        return None
-    return int(row[0]), str(row[1]), str(row[2]), str(row[3])
-
-
 @dataclass
 class _Column:
     name: str
@@ -360,8 +353,8 @@ def _prepare_table(
 ) -> _Target:
     schema, table = name
     display = request.table
-    found = _lookup(conn, schema, table)
-    header = sample.records[0] if (fmt.header and sample.records) else None
+    found = lookup_relation(conn, schema, table)
+    header = sample.first_record() if fmt.header else None
     if fmt.header and not sample.empty and not any(h.strip() for h in header or []):
         raise ImportDataError(
             f"{request.data_file}: line 1: the header is empty (use --no-header if the file "
@@ -391,20 +384,23 @@ def _prepare_table(
     if header is not None:
         columns = normalise_column_names(header)
     else:
-        first = next((r for r in sample.records if r), None)
+        first = sample.first_record(skip_blank=True)
         if first is None:
             raise ImportDataError(
                 f"{request.data_file}: line 1 is blank: cannot tell how many columns to create",
                 line=1,
             )
         columns = [f"column_{i}" for i in range(1, len(first) + 1)]
-    data = sample.records[1:] if header is not None else sample.records
     if request.infer_types:
+        from pgmonkey_cli._transfer._types import infer_column_types
+
+        records = sample.records()
+        data = records[1:] if header is not None else records
         types = infer_column_types(data, len(columns), null=fmt.null)
     else:
         types = ["text"] * len(columns)
     _create_table(conn, schema, table, columns, types)
-    created = _lookup(conn, schema, table)
+    created = lookup_relation(conn, schema, table)
     assert created is not None
     _, real_schema, real_name, _ = created
     described = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
@@ -440,7 +436,7 @@ def _match_columns(
     where = f"table {request.table}"
     if header is None:
         insertable = [c for c in table_columns if not c.generated]
-        first = next((r for r in sample.records if r), None)
+        first = sample.first_record(skip_blank=True)
         if first is not None and len(first) != len(insertable):
             raise ImportDataError(
                 f"{request.data_file}: line 1 has {len(first)} fields but {where} has "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ class ProgressBar:
         self._bar: Any = None
         self._rows = 0
         self._label = rows_label
+        self._lock = threading.Lock()  # a parallel export updates from two threads
         if enabled:
             from tqdm import tqdm
 
@@ -47,9 +49,10 @@ class ProgressBar:
         """Advance by ``nbytes`` and ``rows``."""
         if self._bar is None:
             return
-        self._rows += rows
-        self._bar.set_postfix({self._label: f"{self._rows:,}"}, refresh=False)
-        self._bar.update(nbytes)
+        with self._lock:
+            self._rows += rows
+            self._bar.set_postfix({self._label: f"{self._rows:,}"}, refresh=False)
+            self._bar.update(nbytes)
 
     def close(self) -> None:
         """Remove the bar from the terminal."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,14 @@ from typing import Any
 from pgmonkey_cli._transfer._encodings import canonical_encoding
 from pgmonkey_cli._transfer._errors import TransferUsageError
 
-__all__ = ["CsvFormat", "read_settings", "validate_format", "write_settings"]
+__all__ = [
+    "CsvFormat",
+    "load_format",
+    "read_settings",
+    "save_settings",
+    "validate_format",
+    "write_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -154,3 +161,38 @@ def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) ->
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     return True
+
+
+def load_format(settings_file: Path, flags: Mapping[str, Any]) -> CsvFormat | None:
+    """The format in ``settings_file`` with the command-line ``flags`` applied.
+
+    Returns:
+        ``None`` when there is no settings file yet.
+
+    Raises:
+        TransferUsageError: the file or a flag is invalid.
+    """
+    if not settings_file.exists():
+        return None
+    values = read_settings(settings_file)
+    base = validate_format(CsvFormat().merged(values), source=str(settings_file))
+    return validate_format(base.merged(flags))
+
+
+def save_settings(
+    settings_file: Path, fmt: CsvFormat, *, kind: str, data_file: Path, say: Callable[[str], None]
+) -> bool:
+    """Write a first-use settings file and say so; a failure to write is only reported.
+
+    Returns:
+        Whether the file was written.
+    """
+    label = "import" if kind == "pgimport" else "export"
+    try:
+        written = write_settings(settings_file, fmt, kind=kind, data_file=data_file)
+    except OSError as exc:
+        say(f"Could not write the {label} settings file {settings_file}: {exc.strerror}")
+        return False
+    if written:
+        say(f"{label.capitalize()} settings written to {settings_file}")
+    return written

@@ -135,7 +135,7 @@ class CopySource:
             The bytes to send, how many bytes of ``buf`` they cover, the new quote parity and
             the last byte covered.
         """
-        pos = buf.find(_EOD, 0, end + 1)
+        pos = _find_eod(buf, 0, end)
         if pos < 0:
             return (
                 buf[:end] if end < len(buf) else buf,
@@ -156,7 +156,7 @@ class CopySource:
                 pieces.append(buf[start:pos])
                 pieces.append(quote + _EOD + quote)
                 start = pos + 2
-            pos = buf.find(_EOD, pos + 1, end + 1)
+            pos = _find_eod(buf, pos + 1, end)
         used = max(end, start)
         pieces.append(buf[start:used])
         return (
@@ -165,6 +165,19 @@ class CopySource:
             (parity + buf.count(quote, 0, used)) & 1,
             buf[used - 1 : used],
         )
+
+
+def _find_eod(buf: bytes, start: int, stop: int) -> int:
+    r"""The first ``\.`` starting in ``buf[start:stop]`` (its dot may be at ``stop``), or -1.
+
+    Looks for the backslash alone (``memchr``, several GB/s; most files have none) and checks
+    the byte after it, rather than searching for the two-byte string, which scans the data
+    byte by byte at every dot.
+    """
+    pos = buf.find(b"\\", start, stop)
+    while pos >= 0 and buf[pos + 1 : pos + 2] != b".":
+        pos = buf.find(b"\\", pos + 1, stop)
+    return pos
 
 
 def record_start_line(path: Path, *, encoding: str, quote: str, line: int) -> int:
