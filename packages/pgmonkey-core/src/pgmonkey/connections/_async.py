@@ -28,6 +28,8 @@ __all__ = ["AsyncConnection", "AsyncConnectionPool", "finish_async_connection"]
 
 logger = logging.getLogger("pgmonkey.connections")
 
+_running_loop = asyncio.get_running_loop
+
 
 def finish_async_connection(conn: psycopg.AsyncConnection[Any] | None) -> None:
     """Close an async connection without an event loop (its loop is gone)."""
@@ -323,13 +325,15 @@ class AsyncConnectionPool(BaseConnection):
 
     # -- blocks
 
+    # The borrow path is psycopg_pool's own ``connection()`` unrolled (getconn, the
+    # connection's commit/rollback exit, putconn): no generator-based context manager layer.
+
     async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
         pool = self._pool
-        if pool is None or self._loop is not asyncio.get_running_loop():
+        if pool is None or self._loop is not _running_loop():
             pool = await self._ensure_pool()
-        ctx = pool.connection()
         try:
-            conn: psycopg.AsyncConnection[Any] = await ctx.__aenter__()
+            conn: psycopg.AsyncConnection[Any] = await pool.getconn()
         except PoolTimeout as exc:
             raise PoolExhaustedError(
                 f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
@@ -337,7 +341,7 @@ class AsyncConnectionPool(BaseConnection):
             ) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        self._blocks.set((*self._blocks.get(), (ctx, conn)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     async def __aexit__(
@@ -345,11 +349,14 @@ class AsyncConnectionPool(BaseConnection):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool | None:
+    ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        result: bool | None = await stack[-1][0].__aexit__(exc_type, exc, tb)
-        return result
+        pool, conn = stack[-1]
+        try:
+            await conn.__aexit__(exc_type, exc, tb)  # commit, or roll back on an exception
+        finally:
+            await pool.putconn(conn)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

@@ -245,11 +245,13 @@ class ConnectionPool(BaseConnection):
 
     # -- blocks
 
+    # The borrow path is psycopg_pool's own ``connection()`` unrolled (getconn, the
+    # connection's commit/rollback exit, putconn): no generator-based context manager layer.
+
     def __enter__(self) -> psycopg.Connection[Any]:
         pool = self._pool or self._ensure_pool()
-        ctx = pool.connection()
         try:
-            conn: psycopg.Connection[Any] = ctx.__enter__()
+            conn: psycopg.Connection[Any] = pool.getconn()
         except PoolTimeout as exc:
             raise PoolExhaustedError(
                 f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
@@ -259,7 +261,7 @@ class ConnectionPool(BaseConnection):
             raise DatabaseConnectionError(
                 f"this pool ({self.target}) was closed; get a new one from PGConnectionManager"
             ) from None
-        self._blocks.set((*self._blocks.get(), (ctx, conn)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     def __exit__(
@@ -267,11 +269,14 @@ class ConnectionPool(BaseConnection):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool | None:
+    ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        result: bool | None = stack[-1][0].__exit__(exc_type, exc, tb)
-        return result
+        pool, conn = stack[-1]
+        try:
+            conn.__exit__(exc_type, exc, tb)  # commit, or roll back on an exception
+        finally:
+            pool.putconn(conn)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
