@@ -171,9 +171,8 @@ class CopyOut:
         except BaseException:
             helper.abandon()
             raise
-        started = helper.join()
         try:
-            if not started:  # no second connection: this one does the second range too
+            if not helper.join():  # no second connection: this one does the second range too
                 return rows + self.run(conn, second, header=False)
             self._fh.flush()
             assert helper.path is not None
