@@ -22,7 +22,7 @@ from pgmonkey import _lifecycle
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
 from pgmonkey.connections._health import looks_dead
-from pgmonkey.errors import DatabaseConnectionError, PoolExhaustedError
+from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["AsyncConnection", "AsyncConnectionPool", "finish_async_connection"]
 
@@ -90,10 +90,7 @@ class AsyncConnection(BaseConnection):
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._lock is None:
             if _loop_usable(self._loop) and self._loop.is_running():  # type: ignore[union-attr]
-                raise DatabaseConnectionError(
-                    f"this async connection ({self.target}) belongs to another running event "
-                    "loop; get one from PGConnectionManager inside this loop"
-                )
+                raise self._other_loop_error("connection")
             finish_async_connection(self._conn)
             self._conn = None
             self._loop = loop
@@ -202,9 +199,7 @@ class AsyncConnection(BaseConnection):
             async with self as conn:
                 await (await conn.execute("SELECT 1")).fetchone()
         except psycopg.Error as exc:
-            raise DatabaseConnectionError(
-                f"connection test failed ({self.target}): {exc}"
-            ) from exc
+            raise self._test_error("connection", exc) from exc
 
     async def disconnect(self) -> None:
         """Close the connection; the next block opens a new one."""
@@ -290,20 +285,12 @@ class AsyncConnectionPool(BaseConnection):
 
     connect = open
 
-    def _closed_error(self) -> DatabaseConnectionError:
-        return DatabaseConnectionError(
-            f"this pool ({self.target}) was closed; get a new one from PGConnectionManager"
-        )
-
     async def _ensure_pool(self, *, wait: bool = True) -> _PsycopgAsyncPool[Any]:
         loop = asyncio.get_running_loop()
         with self._thread_lock:
             if self._loop is not loop:
                 if _loop_usable(self._loop) and self._loop.is_running():  # type: ignore[union-attr]
-                    raise DatabaseConnectionError(
-                        f"this async pool ({self.target}) belongs to another running event "
-                        "loop; get one from PGConnectionManager inside this loop"
-                    )
+                    raise self._other_loop_error("pool")
                 _finish_async_pool(self._pool)
                 self._pool = None
                 self._loop = loop
@@ -335,10 +322,7 @@ class AsyncConnectionPool(BaseConnection):
         try:
             conn: psycopg.AsyncConnection[Any] = await pool.getconn()
         except PoolTimeout as exc:
-            raise PoolExhaustedError(
-                f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
-                f"became free within timeout={pool.timeout:g}s"
-            ) from exc
+            raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
         self._blocks.set((*self._blocks.get(), (pool, conn)))
@@ -366,11 +350,6 @@ class AsyncConnectionPool(BaseConnection):
 
     # -- direct use inside a block
 
-    def _current(self) -> psycopg.AsyncConnection[Any] | None:
-        top = self._top_block()
-        conn: psycopg.AsyncConnection[Any] | None = None if top is None else top[1]
-        return conn
-
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.AsyncCursor[Any]:
         """A cursor of the connection borrowed by the innermost block of this task.
 
@@ -379,9 +358,7 @@ class AsyncConnectionPool(BaseConnection):
         """
         conn = self._current()
         if conn is None:
-            raise DatabaseConnectionError(
-                "pool.cursor() needs a borrowed connection: use `async with pool as conn:` first"
-            )
+            raise self._no_block_error("async with")
         return cast("psycopg.AsyncCursor[Any]", conn.cursor(*args, **kwargs))
 
     async def commit(self) -> None:
@@ -406,7 +383,7 @@ class AsyncConnectionPool(BaseConnection):
             async with self as conn:
                 await (await conn.execute("SELECT 1")).fetchone()
         except psycopg.Error as exc:
-            raise DatabaseConnectionError(f"pool test failed ({self.target}): {exc}") from exc
+            raise self._test_error("pool", exc) from exc
 
     async def disconnect(self) -> None:
         """Close the pool for good; connections in use are closed when they are returned."""

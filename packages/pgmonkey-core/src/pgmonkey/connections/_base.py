@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from pgmonkey.connections._params import describe_target, normalised
+from pgmonkey.errors import DatabaseConnectionError, PoolExhaustedError
 
 __all__ = ["BaseConnection"]
 
@@ -52,3 +53,35 @@ class BaseConnection:
     def _top_block(self) -> Any:
         stack = self._blocks.get()
         return stack[-1] if stack else None
+
+    def _current(self) -> Any:
+        """The connection of this thread's/task's innermost block (``None`` outside one)."""
+        top = self._top_block()
+        return None if top is None else top[1]
+
+    # -- errors shared by the sync and async twins (messages only, no I/O)
+
+    def _no_block_error(self, block: str) -> DatabaseConnectionError:
+        return DatabaseConnectionError(
+            f"pool.cursor() needs a borrowed connection: use `{block} pool as conn:` first"
+        )
+
+    def _closed_error(self) -> DatabaseConnectionError:
+        return DatabaseConnectionError(
+            f"this pool ({self.target}) was closed; get a new one from PGConnectionManager"
+        )
+
+    def _other_loop_error(self, what: str) -> DatabaseConnectionError:
+        return DatabaseConnectionError(
+            f"this async {what} ({self.target}) belongs to another running event "
+            "loop; get one from PGConnectionManager inside this loop"
+        )
+
+    def _exhausted_error(self, pool: Any) -> PoolExhaustedError:
+        return PoolExhaustedError(
+            f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
+            f"became free within timeout={pool.timeout:g}s"
+        )
+
+    def _test_error(self, what: str, exc: BaseException) -> DatabaseConnectionError:
+        return DatabaseConnectionError(f"{what} test failed ({self.target}): {exc}")

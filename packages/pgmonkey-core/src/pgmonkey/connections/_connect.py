@@ -14,10 +14,9 @@ from pgmonkey.connections._params import (
     connection_kwargs,
     describe_target,
     normalised,
-    pool_arguments,
+    plan_pool,
 )
 from pgmonkey.connections._pooler import check_for_pooler
-from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["connect", "open_pool"]
 
@@ -77,32 +76,27 @@ def open_pool(
         SessionSettingError: The server refused a ``sync_settings`` entry.
         DatabaseConnectionError: The pool could not be opened.
     """
-    config = normalised(cfg)
-    params, ac, settings = connection_kwargs(config, session="sync_settings")
-    pool_kwargs, check = pool_arguments(
-        config, section="pool_settings", name=name, overrides=overrides
+    plan = plan_pool(
+        cfg,
+        asynchronous=False,
+        name=name,
+        overrides=overrides,
+        check_connection=ConnectionPool.check_connection,
     )
     if wait:
         try:
-            probe = psycopg.connect(**params, autocommit=True)
+            probe = psycopg.connect(**plan.params, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise connect_error(exc, params, settings, "sync_settings") from exc
+            raise plan.connect_error(exc) from exc
         with probe:
-            check_for_pooler(probe, config, params)
-    kwargs: dict[str, Any] = dict(params)
-    if ac:
-        kwargs["autocommit"] = True
-    if check:
-        pool_kwargs.setdefault("check", ConnectionPool.check_connection)
-    pool: ConnectionPool[Any] = ConnectionPool("", kwargs=kwargs, open=False, **pool_kwargs)
-    timeout = float(pool_kwargs.get("timeout", 30.0))
+            check_for_pooler(probe, plan.config, plan.params)
+    pool: ConnectionPool[Any] = ConnectionPool(
+        "", kwargs=plan.kwargs, open=False, **plan.pool_kwargs
+    )
     try:
-        pool.open(wait=wait, timeout=timeout)
+        pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:
         pool.close()
-        raise DatabaseConnectionError(
-            f"pool {pool.name!r} ({describe_target(params)}) could not open its "
-            f"min_size={pool.min_size} connections within timeout={timeout:g}s"
-        ) from None
-    logger.debug("opened pool %r (%s)", pool.name, describe_target(params))
+        raise plan.open_timeout_error(pool.name, pool.min_size) from None
+    logger.debug("opened pool %r (%s)", pool.name, describe_target(plan.params))
     return pool

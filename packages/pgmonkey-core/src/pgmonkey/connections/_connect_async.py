@@ -14,10 +14,9 @@ from pgmonkey.connections._params import (
     connection_kwargs,
     describe_target,
     normalised,
-    pool_arguments,
+    plan_pool,
 )
 from pgmonkey.connections._pooler import check_for_pooler_async
-from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["connect_async", "open_async_pool"]
 
@@ -77,34 +76,27 @@ async def open_async_pool(
         SessionSettingError: The server refused an ``async_settings`` entry.
         DatabaseConnectionError: The pool could not be opened.
     """
-    config = normalised(cfg)
-    params, ac, settings = connection_kwargs(config, session="async_settings")
-    pool_kwargs, check = pool_arguments(
-        config, section="async_pool_settings", name=name, overrides=overrides
+    plan = plan_pool(
+        cfg,
+        asynchronous=True,
+        name=name,
+        overrides=overrides,
+        check_connection=AsyncConnectionPool.check_connection,
     )
     if wait:
         try:
-            probe = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+            probe = await psycopg.AsyncConnection.connect(**plan.params, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise connect_error(exc, params, settings, "async_settings") from exc
+            raise plan.connect_error(exc) from exc
         async with probe:
-            await check_for_pooler_async(probe, config, params)
-    kwargs: dict[str, Any] = dict(params)
-    if ac:
-        kwargs["autocommit"] = True
-    if check:
-        pool_kwargs.setdefault("check", AsyncConnectionPool.check_connection)
+            await check_for_pooler_async(probe, plan.config, plan.params)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        "", kwargs=kwargs, open=False, **pool_kwargs
+        "", kwargs=plan.kwargs, open=False, **plan.pool_kwargs
     )
-    timeout = float(pool_kwargs.get("timeout", 30.0))
     try:
-        await pool.open(wait=wait, timeout=timeout)
+        await pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:
         await pool.close()
-        raise DatabaseConnectionError(
-            f"pool {pool.name!r} ({describe_target(params)}) could not open its "
-            f"min_size={pool.min_size} connections within timeout={timeout:g}s"
-        ) from None
-    logger.debug("opened async pool %r (%s)", pool.name, describe_target(params))
+        raise plan.open_timeout_error(pool.name, pool.min_size) from None
+    logger.debug("opened async pool %r (%s)", pool.name, describe_target(plan.params))
     return pool

@@ -11,7 +11,8 @@ the server refuse the connection with a FATAL error naming the parameter, which
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pgmonkey.connections._tls_files import explain_tls_files
@@ -19,11 +20,13 @@ from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
 
 __all__ = [
     "POOL_KEYS",
+    "PoolPlan",
     "connect_error",
     "connection_kwargs",
     "describe_target",
     "encode_options",
     "normalised",
+    "plan_pool",
     "pool_arguments",
 ]
 
@@ -235,3 +238,69 @@ def connect_error(
                 setting=setting,
             )
     return DatabaseConnectionError(f"could not connect to PostgreSQL ({target}): {reason}")
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Everything needed to build and open a pool, sync or async (no I/O).
+
+    Attributes:
+        config: The normalised configuration.
+        params: libpq parameters (for the probe connection and error messages).
+        session: ``"sync_settings"`` or ``"async_settings"``.
+        settings: The session settings sent (for error messages).
+        kwargs: The pool's connection arguments (``autocommit`` included when set).
+        pool_kwargs: The pool constructor arguments (``check`` included when asked for).
+        timeout: Seconds to wait for ``min_size`` connections when opening.
+    """
+
+    config: Mapping[str, Any]
+    params: dict[str, Any]
+    session: str
+    settings: dict[str, Any]
+    kwargs: dict[str, Any]
+    pool_kwargs: dict[str, Any]
+    timeout: float
+
+    def connect_error(self, exc: BaseException) -> DatabaseConnectionError:
+        """The clear error for a failed probe connection."""
+        return connect_error(exc, self.params, self.settings, self.session)
+
+    def open_timeout_error(self, name: str, min_size: int) -> DatabaseConnectionError:
+        """The clear error for a pool that did not reach ``min_size`` in time."""
+        return DatabaseConnectionError(
+            f"pool {name!r} ({describe_target(self.params)}) could not open its "
+            f"min_size={min_size} connections within timeout={self.timeout:g}s"
+        )
+
+
+def plan_pool(
+    cfg: Mapping[str, Any],
+    *,
+    asynchronous: bool,
+    name: str | None,
+    overrides: Mapping[str, Any],
+    check_connection: Callable[..., Any],
+) -> PoolPlan:
+    """The arguments of a ``pool`` (or, with ``asynchronous``, an ``async_pool``).
+
+    Args:
+        cfg: A configuration (normalised by ``load_config``, or raw).
+        asynchronous: Use ``async_pool_settings``/``async_settings`` instead of the sync ones.
+        name: The pool's name (overrides ``name`` in the section).
+        overrides: Constructor arguments that win over the section.
+        check_connection: psycopg_pool's ``check_connection`` of the pool class, used when
+            ``check_on_checkout`` is on and no ``check`` is given.
+    """
+    config = normalised(cfg)
+    session = "async_settings" if asynchronous else "sync_settings"
+    section = "async_pool_settings" if asynchronous else "pool_settings"
+    params, ac, settings = connection_kwargs(config, session=session)
+    pool_kwargs, check = pool_arguments(config, section=section, name=name, overrides=overrides)
+    kwargs: dict[str, Any] = dict(params)
+    if ac:
+        kwargs["autocommit"] = True
+    if check:
+        pool_kwargs.setdefault("check", check_connection)
+    timeout = float(pool_kwargs.get("timeout", 30.0))
+    return PoolPlan(config, params, session, settings, kwargs, pool_kwargs, timeout)

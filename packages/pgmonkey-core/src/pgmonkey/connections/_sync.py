@@ -17,7 +17,6 @@ from pgmonkey import _lifecycle
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._health import looks_dead
-from pgmonkey.errors import DatabaseConnectionError, PoolExhaustedError
 
 __all__ = ["Connection", "ConnectionPool"]
 
@@ -149,9 +148,7 @@ class Connection(BaseConnection):
             with self as conn:
                 conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
-            raise DatabaseConnectionError(
-                f"connection test failed ({self.target}): {exc}"
-            ) from exc
+            raise self._test_error("connection", exc) from exc
 
     def disconnect(self) -> None:
         """Close the connection; the next block opens a new one."""
@@ -231,9 +228,7 @@ class ConnectionPool(BaseConnection):
     def _ensure_pool(self, *, wait: bool = True) -> _PsycopgPool[Any]:
         with self._open_lock:
             if self._closed:
-                raise DatabaseConnectionError(
-                    f"this pool ({self.target}) was closed; get a new one from PGConnectionManager"
-                )
+                raise self._closed_error()
             if self._pool is None:
                 self._pool = open_pool(self.config, wait=wait)
             return self._pool
@@ -253,14 +248,9 @@ class ConnectionPool(BaseConnection):
         try:
             conn: psycopg.Connection[Any] = pool.getconn()
         except PoolTimeout as exc:
-            raise PoolExhaustedError(
-                f"no connection of pool {pool.name!r} ({self.target}, max_size={pool.max_size}) "
-                f"became free within timeout={pool.timeout:g}s"
-            ) from exc
+            raise self._exhausted_error(pool) from exc
         except PoolClosed:
-            raise DatabaseConnectionError(
-                f"this pool ({self.target}) was closed; get a new one from PGConnectionManager"
-            ) from None
+            raise self._closed_error() from None
         self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
@@ -286,11 +276,6 @@ class ConnectionPool(BaseConnection):
 
     # -- direct use inside a block
 
-    def _current(self) -> psycopg.Connection[Any] | None:
-        top = self._top_block()
-        conn: psycopg.Connection[Any] | None = None if top is None else top[1]
-        return conn
-
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.Cursor[Any]:
         """A cursor of the connection borrowed by the innermost ``with`` block of this thread.
 
@@ -299,9 +284,7 @@ class ConnectionPool(BaseConnection):
         """
         conn = self._current()
         if conn is None:
-            raise DatabaseConnectionError(
-                "pool.cursor() needs a borrowed connection: use `with pool as conn:` first"
-            )
+            raise self._no_block_error("with")
         return cast("psycopg.Cursor[Any]", conn.cursor(*args, **kwargs))
 
     def commit(self) -> None:
@@ -326,7 +309,7 @@ class ConnectionPool(BaseConnection):
             with self as conn:
                 conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
-            raise DatabaseConnectionError(f"pool test failed ({self.target}): {exc}") from exc
+            raise self._test_error("pool", exc) from exc
 
     def disconnect(self) -> None:
         """Close the pool for good; connections in use are closed when they are returned."""
