@@ -272,3 +272,43 @@ async def test_open_async_pool_autocommit(pg_database: dict[str, Any]) -> None:
             assert conn.autocommit
     finally:
         await pool.close()
+
+
+# -- test_connection() and transaction() on the four wrapper types ---------------------------
+
+
+async def test_test_connection_and_transaction_on_every_type(pg_database: dict[str, Any]) -> None:
+    from pgmonkey.connections import (
+        AsyncConnection,
+        AsyncConnectionPool,
+        Connection,
+        ConnectionPool,
+    )
+
+    for sync_cls in (Connection, ConnectionPool):
+        obj = sync_cls(pg_database)
+        obj.test_connection()
+        with obj.transaction() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS tc (n int)")
+            c.execute("INSERT INTO tc VALUES (1)")
+        obj.disconnect()
+    for async_cls in (AsyncConnection, AsyncConnectionPool):
+        aobj = async_cls(pg_database)
+        await aobj.test_connection()
+        async with aobj.transaction() as ac:
+            await ac.execute("INSERT INTO tc VALUES (2)")
+        await aobj.disconnect()
+    with psycopg.connect(**pg_database["connection_settings"]) as check:
+        assert check.execute("SELECT sum(n) FROM tc").fetchone() == (6,)
+
+
+def test_test_connection_failure_names_the_target(pg_database: dict[str, Any]) -> None:
+    from pgmonkey.connections import Connection
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    cfg = _with(pg_database)
+    cfg["connection_settings"] = {**cfg["connection_settings"], "port": free_port}
+    with pytest.raises(DatabaseConnectionError, match=f"port={free_port}"):
+        Connection(cfg).test_connection()

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool as _PsycopgAsyncPool
@@ -54,7 +54,46 @@ def _loop_usable(loop: asyncio.AbstractEventLoop | None) -> bool:
     return loop is not None and not loop.is_closed()
 
 
-class AsyncConnection(BaseConnection):
+class _AsyncBlocks(BaseConnection):
+    """``transaction()`` and ``test_connection()``, built on the subclass's own blocks."""
+
+    _test_what: ClassVar[str] = "connection"
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A block in a psycopg transaction; yields the connection.
+
+        For a pool the block borrows a connection; nested in another block of the same
+        connection it is a savepoint.
+        """
+        async with self as conn, conn.transaction():
+            yield conn
+
+    async def test_connection(self) -> None:
+        """Run ``SELECT 1`` in a block (for a pool: on a borrowed connection).
+
+        Raises:
+            DatabaseConnectionError: No connection could be opened, borrowed or used.
+        """
+        try:
+            async with self as conn:
+                await (await conn.execute("SELECT 1")).fetchone()
+        except psycopg.Error as exc:
+            raise self._test_error(self._test_what, exc) from exc
+
+
+class AsyncConnection(_AsyncBlocks):
     """One cached psycopg ``AsyncConnection`` (``connection_type: async``).
 
     ``async with conn as c:`` yields the real :class:`psycopg.AsyncConnection`, commits on a
@@ -158,12 +197,6 @@ class AsyncConnection(BaseConnection):
             if self._retired:
                 await self._aclose_quietly()
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A block in a psycopg transaction (a savepoint when nested); yields the connection."""
-        async with self as conn, conn.transaction():
-            yield conn
-
     # -- direct use
 
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.AsyncCursor[Any]:
@@ -188,18 +221,6 @@ class AsyncConnection(BaseConnection):
         """Roll back the underlying connection's transaction (nothing if it is not open)."""
         if self._conn is not None and not self._conn.closed:
             await self._conn.rollback()
-
-    async def test_connection(self) -> None:
-        """Run ``SELECT 1``.
-
-        Raises:
-            DatabaseConnectionError: The connection cannot be opened or used.
-        """
-        try:
-            async with self as conn:
-                await (await conn.execute("SELECT 1")).fetchone()
-        except psycopg.Error as exc:
-            raise self._test_error("connection", exc) from exc
 
     async def disconnect(self) -> None:
         """Close the connection; the next block opens a new one."""
@@ -257,7 +278,7 @@ class AsyncConnection(BaseConnection):
         self._close_sync()
 
 
-class AsyncConnectionPool(BaseConnection):
+class AsyncConnectionPool(_AsyncBlocks):
     """A cached psycopg_pool ``AsyncConnectionPool`` (``connection_type: async_pool``).
 
     Each ``async with pool as c:`` block borrows its own connection (a real
@@ -266,6 +287,7 @@ class AsyncConnectionPool(BaseConnection):
     """
 
     connection_type = "async_pool"
+    _test_what = "pool"
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -342,12 +364,6 @@ class AsyncConnectionPool(BaseConnection):
         finally:
             await pool.putconn(conn)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """Borrow a connection for a psycopg transaction block; yields the connection."""
-        async with self as conn, conn.transaction():
-            yield conn
-
     # -- direct use inside a block
 
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.AsyncCursor[Any]:
@@ -372,18 +388,6 @@ class AsyncConnectionPool(BaseConnection):
         conn = self._current()
         if conn is not None:
             await conn.rollback()
-
-    async def test_connection(self) -> None:
-        """Borrow a connection and run ``SELECT 1``.
-
-        Raises:
-            DatabaseConnectionError: No connection could be borrowed or used.
-        """
-        try:
-            async with self as conn:
-                await (await conn.execute("SELECT 1")).fetchone()
-        except psycopg.Error as exc:
-            raise self._test_error("pool", exc) from exc
 
     async def disconnect(self) -> None:
         """Close the pool for good; connections in use are closed when they are returned."""

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import psycopg
 from psycopg_pool import ConnectionPool as _PsycopgPool
@@ -23,7 +23,46 @@ __all__ = ["Connection", "ConnectionPool"]
 logger = logging.getLogger("pgmonkey.connections")
 
 
-class Connection(BaseConnection):
+class _SyncBlocks(BaseConnection):
+    """``transaction()`` and ``test_connection()``, built on the subclass's own blocks."""
+
+    _test_what: ClassVar[str] = "connection"
+
+    def __enter__(self) -> psycopg.Connection[Any]:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """A block in a psycopg transaction; yields the connection.
+
+        For a pool the block borrows a connection; nested in another block of the same
+        connection it is a savepoint.
+        """
+        with self as conn, conn.transaction():
+            yield conn
+
+    def test_connection(self) -> None:
+        """Run ``SELECT 1`` in a block (for a pool: on a borrowed connection).
+
+        Raises:
+            DatabaseConnectionError: No connection could be opened, borrowed or used.
+        """
+        try:
+            with self as conn:
+                conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            raise self._test_error(self._test_what, exc) from exc
+
+
+class Connection(_SyncBlocks):
     """One cached psycopg connection (``connection_type: normal``).
 
     ``with conn as c:`` yields the real :class:`psycopg.Connection`, commits on a clean exit
@@ -116,12 +155,6 @@ class Connection(BaseConnection):
             if self._retired:
                 self._close_quietly()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        """A block in a psycopg transaction (a savepoint when nested); yields the connection."""
-        with self as conn, conn.transaction():
-            yield conn
-
     # -- direct use (single-threaded code, as in earlier pgmonkey releases)
 
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.Cursor[Any]:
@@ -137,18 +170,6 @@ class Connection(BaseConnection):
         """Roll back the underlying connection's transaction (nothing if it is not open)."""
         if self._conn is not None and not self._conn.closed:
             self._conn.rollback()
-
-    def test_connection(self) -> None:
-        """Run ``SELECT 1``.
-
-        Raises:
-            DatabaseConnectionError: The connection cannot be opened or used.
-        """
-        try:
-            with self as conn:
-                conn.execute("SELECT 1").fetchone()
-        except psycopg.Error as exc:
-            raise self._test_error("connection", exc) from exc
 
     def disconnect(self) -> None:
         """Close the connection; the next block opens a new one."""
@@ -193,7 +214,7 @@ def _finish_block(conn: psycopg.Connection[Any], *, failed: bool) -> None:
         conn.commit()
 
 
-class ConnectionPool(BaseConnection):
+class ConnectionPool(_SyncBlocks):
     """A cached psycopg_pool ``ConnectionPool`` (``connection_type: pool``).
 
     Each ``with pool as c:`` block borrows its own connection (a real
@@ -208,6 +229,7 @@ class ConnectionPool(BaseConnection):
     """
 
     connection_type = "pool"
+    _test_what = "pool"
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -268,12 +290,6 @@ class ConnectionPool(BaseConnection):
         finally:
             pool.putconn(conn)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        """Borrow a connection for a psycopg transaction block; yields the connection."""
-        with self as conn, conn.transaction():
-            yield conn
-
     # -- direct use inside a block
 
     def cursor(self, *args: Any, **kwargs: Any) -> psycopg.Cursor[Any]:
@@ -298,18 +314,6 @@ class ConnectionPool(BaseConnection):
         conn = self._current()
         if conn is not None:
             conn.rollback()
-
-    def test_connection(self) -> None:
-        """Borrow a connection and run ``SELECT 1``.
-
-        Raises:
-            DatabaseConnectionError: No connection could be borrowed or used.
-        """
-        try:
-            with self as conn:
-                conn.execute("SELECT 1").fetchone()
-        except psycopg.Error as exc:
-            raise self._test_error("pool", exc) from exc
 
     def disconnect(self) -> None:
         """Close the pool for good; connections in use are closed when they are returned."""
