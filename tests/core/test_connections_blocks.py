@@ -115,10 +115,11 @@ def test_connect_bad_setting_name_rejected_before_connecting(pg_database: dict[s
         (SessionSettingError, ConfigValidationError), match="not a valid PostgreSQL"
     ):
         connect(cfg)
-    normal = load_config(pg_database)
-    normal["sync_settings"] = {"work_mem=1 -c x": "1"}
-    with pytest.raises(SessionSettingError, match="not a valid PostgreSQL parameter name"):
-        connect(normal)
+    for hostile in ("work_mem=1 -c x", "work_mem\n", "\nwork_mem"):
+        normal = load_config(pg_database)
+        normal["sync_settings"] = {hostile: "1"}
+        with pytest.raises(SessionSettingError, match="not a valid PostgreSQL parameter name"):
+            connect(normal)
 
 
 def test_connect_wrong_password(pg_database: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -45,16 +46,29 @@ class Database:
             conn.autocommit = True
             conn.execute(query)
 
-    def sessions(self, application_name: str | None = None) -> list[tuple[int, str]]:
-        """``(pid, state)`` of the sessions opened with this (or the given) application name."""
-        return [
-            (pid, state)
-            for pid, state in self.rows(
-                "SELECT pid, state FROM pg_stat_activity WHERE application_name = %s"
-                " AND pid <> pg_backend_pid() ORDER BY pid",
-                [application_name or self.application_name],
-            )
-        ]
+    def sessions(
+        self, application_name: str | None = None, *, settle_to: int | None = None
+    ) -> list[tuple[int, str]]:
+        """``(pid, state)`` of the sessions opened with this (or the given) application name.
+
+        Args:
+            application_name: Another application name to look for.
+            settle_to: Poll for up to 5 s until there are this many sessions: a backend whose
+                client just closed may still be exiting. A leak still shows after the wait.
+        """
+        deadline = time.monotonic() + 5.0
+        while True:
+            found = [
+                (pid, state)
+                for pid, state in self.rows(
+                    "SELECT pid, state FROM pg_stat_activity WHERE application_name = %s"
+                    " AND pid <> pg_backend_pid() ORDER BY pid",
+                    [application_name or self.application_name],
+                )
+            ]
+            if settle_to is None or len(found) == settle_to or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def names(self) -> list[str]:
         return [name for (name,) in self.rows("SELECT name FROM items ORDER BY id")]

@@ -121,4 +121,4 @@ def test_normal_connection_type(db: Database, make_app: AppFactory) -> None:
         assert client.get("/count").get_json() == {"count": 1}
         assert len(db.sessions()) == 1
     assert db.names() == []
-    assert db.sessions() == []
+    assert db.sessions(settle_to=0) == []

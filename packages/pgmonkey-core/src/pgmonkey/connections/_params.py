@@ -54,7 +54,7 @@ POOL_KEYS = frozenset(
     }
 )
 
-_GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$")
+_GUC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*")
 _PARAMETER_IN_MESSAGE = re.compile(r'parameter "([^"]+)"')
 _TRUE = frozenset({"true", "yes", "on", "1"})
 
@@ -109,7 +109,7 @@ def encode_options(settings: Mapping[str, Any], user_options: str | None = None)
         parts.append(str(user_options).strip())
     for name, value in settings.items():
         key = str(name)
-        if not _GUC_NAME.match(key):
+        if not _GUC_NAME.fullmatch(key):
             raise SessionSettingError(
                 f"session setting {key!r} is not a valid PostgreSQL parameter name", setting=key
             )
