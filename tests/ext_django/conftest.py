@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pgmonkey.testing import PostgresServer, start_server
+from pgmonkey.testing import PostgresServer
 from pgmonkey_django._compat import pool_unavailable_reason
+from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 PROJECT_SETTINGS = "tests.ext_django.project.settings"
 APP_NAME = "pgm-django-tests"
@@ -160,10 +161,3 @@ def extra_databases(entries: Mapping[str, Any]) -> Iterator[None]:
             del connections[alias]
             settings.DATABASES.pop(alias, None)
             connections.settings.pop(alias, None)
-
-
-@pytest.fixture(scope="session")
-def replica_cluster() -> Iterator[tuple[PostgresServer, PostgresServer]]:
-    """A primary and a streaming hot standby (one pair for the whole folder)."""
-    with start_server(replication=True) as primary:
-        yield primary, primary.start_standby()

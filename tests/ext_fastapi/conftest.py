@@ -18,8 +18,8 @@ import anyio.from_thread
 import httpx
 import pytest
 
-from pgmonkey.testing import PostgresServer, start_server
 from pgmonkey_fastapi import testing
+from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 with warnings.catch_warnings():
     # Starlette >= 1.10 announces its move to httpx2 when the module is imported.
@@ -148,30 +148,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     "ignore:The 'app' shortcut is now deprecated:DeprecationWarning"
                 )
             )
-
-
-@pytest.fixture(scope="session")
-def replica_cluster() -> Iterator[tuple[PostgresServer, PostgresServer]]:
-    """A primary and a streaming hot standby with a ``notes`` table (one pair per folder)."""
-    with start_server(replication=True) as primary:
-        primary.execute("CREATE TABLE notes (id serial PRIMARY KEY, text text NOT NULL)")
-        standby = primary.start_standby()
-        standby.wait_for_replay()
-        yield primary, standby
-
-
-def replica_configs(
-    primary: PostgresServer, standby: PostgresServer, connection_type: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(primary, replica)`` configurations: the replica prefers the standby, else the primary."""
-    primary_cfg = primary.config(connection_type=connection_type)
-    replica_cfg = primary.config(
-        connection_type=connection_type,
-        host=f"{standby.host},{primary.host}",
-        port=f"{standby.port},{primary.port}",
-        target_session_attrs="prefer-standby",
-    )
-    for cfg in (primary_cfg, replica_cfg):
-        for section in ("pool_settings", "async_pool_settings"):
-            cfg[section] = {"min_size": 1, "max_size": 2, "timeout": 10}
-    return primary_cfg, replica_cfg

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_fastapi import PGMonkeyFastAPI
-from tests.ext_fastapi.conftest import ClientFactory, replica_configs
+from tests._replicas import replica_configs
+from tests.ext_fastapi.conftest import ClientFactory
 
 Cluster = tuple[PostgresServer, PostgresServer]
 

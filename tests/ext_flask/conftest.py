@@ -18,8 +18,9 @@ import psycopg
 import pytest
 from flask import Flask, abort, redirect, request
 
-from pgmonkey.testing import PostgresServer, start_server
+from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey
+from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 POOL_MAX = 4
 
@@ -205,30 +206,3 @@ def make_app(db: Database) -> Iterator[AppFactory]:
     yield factory
     for ext, app in made:
         ext.close(app)
-
-
-@pytest.fixture(scope="session")
-def replica_cluster() -> Iterator[tuple[PostgresServer, PostgresServer]]:
-    """A primary and a streaming hot standby with a ``notes`` table (one pair per folder)."""
-    with start_server(replication=True) as primary:
-        primary.execute("CREATE TABLE notes (id serial PRIMARY KEY, text text NOT NULL)")
-        standby = primary.start_standby()
-        standby.wait_for_replay()
-        yield primary, standby
-
-
-def replica_configs(
-    primary: PostgresServer, standby: PostgresServer, connection_type: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(primary, replica)`` configurations: the replica prefers the standby, else the primary."""
-    primary_cfg = primary.config(connection_type=connection_type)
-    replica_cfg = primary.config(
-        connection_type=connection_type,
-        host=f"{standby.host},{primary.host}",
-        port=f"{standby.port},{primary.port}",
-        target_session_attrs="prefer-standby",
-    )
-    for cfg in (primary_cfg, replica_cfg):
-        for section in ("pool_settings", "async_pool_settings"):
-            cfg[section] = {"min_size": 1, "max_size": 2, "timeout": 10}
-    return primary_cfg, replica_cfg

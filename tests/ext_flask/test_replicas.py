@@ -17,7 +17,7 @@ from flask import Flask
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey
-from tests.ext_flask.conftest import replica_configs
+from tests._replicas import replica_configs
 
 
 def server_of(conn: psycopg.Connection[Any]) -> dict[str, Any]:
