@@ -140,7 +140,8 @@ async def _measure(pgmonkey_url: str, baseline_url: str) -> tuple[list[float], l
     await _wait_ready(baseline_url)
     await _round(pgmonkey_url, REQUESTS_PER_ROUND // 4)  # warm up both
     await _round(baseline_url, REQUESTS_PER_ROUND // 4)
-    cand, base = [], []
+    cand: list[float] = []
+    base: list[float] = []
     for i in range(ROUNDS):
         order = [(pgmonkey_url, cand), (baseline_url, base)]
         for url, out in order if i % 2 else reversed(order):

@@ -41,36 +41,38 @@ def async_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
         return int((await cur.fetchone())[0])
 
     @app.post("/tx/{i}")
-    async def tx_insert(i: int, conn: Tx, fail_: str | None = fastapi.Query(None, alias="fail")):
+    async def tx_insert(
+        i: int, conn: Tx, fail_: str | None = fastapi.Query(None, alias="fail")
+    ) -> dict[str, int]:
         await conn.execute("INSERT INTO items VALUES (%s, 'tx')", (i,))
         fail(fail_)
         return {"id": i}
 
     @app.post("/plain/{i}")
-    async def plain_insert(i: int, conn: PlainTx):
+    async def plain_insert(i: int, conn: PlainTx) -> dict[str, int]:
         await conn.execute("INSERT INTO items VALUES (%s, 'plain')", (i,))
         return {"id": i}
 
     @app.post("/conn/{i}")
     async def conn_insert(
         i: int, conn: Conn, fail_: str | None = fastapi.Query(None, alias="fail")
-    ):
+    ) -> dict[str, int]:
         await conn.execute("INSERT INTO items VALUES (%s, 'conn')", (i,))
         fail(fail_)
         return {"id": i}
 
     @app.post("/deferred/tx")
-    async def deferred_tx(conn: Tx):
+    async def deferred_tx(conn: Tx) -> dict[str, bool]:
         await conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 
     @app.post("/deferred/plain")
-    async def deferred_plain(conn: PlainTx):
+    async def deferred_plain(conn: PlainTx) -> dict[str, bool]:
         await conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 
     @app.get("/items")
-    async def items(conn: Conn):
+    async def items(conn: Conn) -> list[list[Any]]:
         cur = await conn.execute("SELECT id, name FROM items ORDER BY id")
         return [list(row) for row in await cur.fetchall()]
 
@@ -87,7 +89,7 @@ def async_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
         }
 
     @app.post("/pool/{i}")
-    async def pool_insert(i: int, pool: Pool):
+    async def pool_insert(i: int, pool: Pool) -> dict[str, int]:
         async with pool.connection() as conn:
             await conn.execute("INSERT INTO items VALUES (%s, 'pool')", (i,))
         return {"id": i}
@@ -108,38 +110,42 @@ def sync_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
         return int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
 
     @app.post("/tx/{i}")
-    def tx_insert(i: int, conn: Tx, fail_: str | None = fastapi.Query(None, alias="fail")):
+    def tx_insert(
+        i: int, conn: Tx, fail_: str | None = fastapi.Query(None, alias="fail")
+    ) -> dict[str, int]:
         conn.execute("INSERT INTO items VALUES (%s, 'tx')", (i,))
         fail(fail_)
         return {"id": i}
 
     @app.post("/plain/{i}")
-    def plain_insert(i: int, conn: PlainTx):
+    def plain_insert(i: int, conn: PlainTx) -> dict[str, int]:
         conn.execute("INSERT INTO items VALUES (%s, 'plain')", (i,))
         return {"id": i}
 
     @app.post("/conn/{i}")
-    def conn_insert(i: int, conn: Conn, fail_: str | None = fastapi.Query(None, alias="fail")):
+    def conn_insert(
+        i: int, conn: Conn, fail_: str | None = fastapi.Query(None, alias="fail")
+    ) -> dict[str, int]:
         conn.execute("INSERT INTO items VALUES (%s, 'conn')", (i,))
         fail(fail_)
         return {"id": i}
 
     @app.post("/deferred/tx")
-    def deferred_tx(conn: Tx):
+    def deferred_tx(conn: Tx) -> dict[str, bool]:
         conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 
     @app.post("/deferred/plain")
-    def deferred_plain(conn: PlainTx):
+    def deferred_plain(conn: PlainTx) -> dict[str, bool]:
         conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 
     @app.get("/items")
-    def items(conn: Conn):
+    def items(conn: Conn) -> list[list[Any]]:
         return [list(row) for row in conn.execute("SELECT id, name FROM items ORDER BY id")]
 
     @app.get("/pids")
-    def pids(conn: Conn, tx: PlainTx, sub: Annotated[int, Depends(backend_pid)]):
+    def pids(conn: Conn, tx: PlainTx, sub: Annotated[int, Depends(backend_pid)]) -> dict[str, int]:
         return {
             "conn": conn.execute("SELECT pg_backend_pid()").fetchone()[0],
             "tx": tx.execute("SELECT pg_backend_pid()").fetchone()[0],

@@ -24,7 +24,7 @@ from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this f
 with warnings.catch_warnings():
     # Starlette >= 1.10 announces its move to httpx2 when the module is imported.
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as TestClient  # re-exported to the tests
 
 SCHEMA = """
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
@@ -47,7 +47,8 @@ class Database:
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` run as the superuser in this database."""
-        return self.server.execute(sql, params, dbname=self.dbname)
+        rows: list[tuple[Any, ...]] = self.server.execute(sql, params, dbname=self.dbname)
+        return rows
 
     def items(self) -> list[tuple[Any, ...]]:
         """Every row of ``items``, ordered by id."""
