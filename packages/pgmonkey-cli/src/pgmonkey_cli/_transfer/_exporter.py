@@ -22,7 +22,13 @@ from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
 from pgmonkey_cli._transfer._progress import ProgressBar
-from pgmonkey_cli._transfer._settings import CsvFormat, load_format, save_settings, validate_format
+from pgmonkey_cli._transfer._settings import (
+    CsvFormat,
+    TransferResult,
+    load_format,
+    save_settings,
+    validate_format,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,15 +60,10 @@ class ExportRequest:
 
 
 @dataclass
-class ExportResult:
+class ExportResult(TransferResult):
     """What an export did."""
 
-    rows: int = 0
-    seconds: float = 0.0
     export_file: Path | None = None
-    settings_file: Path | None = None
-    settings_written: bool = False
-    format: CsvFormat = field(default_factory=CsvFormat)
 
 
 def run_export(
@@ -124,10 +125,9 @@ def run_export(
         _save_format(request, result, say)
     finally:
         conn.close()
-    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
     say(
         f"Exported {result.rows:,} rows from {label} to {result.export_file} in "
-        f"{result.seconds:.2f} s ({rate:,.0f} rows/s)."
+        f"{result.seconds:.2f} s ({result.rate:,.0f} rows/s)."
     )
     return result
 

@@ -23,6 +23,7 @@ from pgmonkey_cli._transfer._names import (
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import (
     CsvFormat,
+    TransferResult,
     load_format,
     save_settings,
     validate_format,
@@ -72,16 +73,11 @@ class ImportRequest:
 
 
 @dataclass
-class ImportResult:
+class ImportResult(TransferResult):
     """What an import did."""
 
-    rows: int = 0
-    seconds: float = 0.0
     table: str = ""
     created: bool = False
-    settings_file: Path | None = None
-    settings_written: bool = False
-    format: CsvFormat = field(default_factory=CsvFormat)
 
 
 @dataclass
@@ -152,10 +148,9 @@ def run_import(
         _import(conn, request, fmt, sample, (schema, table), result, say)
     finally:
         conn.close()
-    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
     say(
         f"Imported {result.rows:,} rows into {result.table} in {result.seconds:.2f} s "
-        f"({rate:,.0f} rows/s)."
+        f"({result.rate:,.0f} rows/s)."
     )
     return result
 

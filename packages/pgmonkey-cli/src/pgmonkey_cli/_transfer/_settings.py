@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pgmonkey_cli._transfer._errors import TransferUsageError
 
 __all__ = [
     "CsvFormat",
+    "TransferResult",
     "load_format",
     "read_settings",
     "save_settings",
@@ -196,3 +197,27 @@ def save_settings(
     if written:
         say(f"{label.capitalize()} settings written to {settings_file}")
     return written
+
+
+@dataclass
+class TransferResult:
+    """What an import or an export did (the part both report).
+
+    Attributes:
+        rows: Data rows transferred (the server's count).
+        seconds: Time spent in ``COPY``.
+        settings_file: The settings file next to the data.
+        settings_written: Whether this run wrote it.
+        format: The CSV format used.
+    """
+
+    rows: int = 0
+    seconds: float = 0.0
+    settings_file: Path | None = None
+    settings_written: bool = False
+    format: CsvFormat = field(default_factory=CsvFormat)
+
+    @property
+    def rate(self) -> float:
+        """Rows per second (0 when nothing was timed)."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
