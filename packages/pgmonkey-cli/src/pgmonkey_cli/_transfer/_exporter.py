@@ -96,6 +96,11 @@ def run_export(
 
     result = ExportResult()
     conn = connect()
+    if psycopg.pq.__impl__ == "python":
+        say(
+            "Note: psycopg is using its pure-Python libpq wrapper, which makes exports several "
+            "times slower; install pgmonkey-cli[binary] (or psycopg[c]) for the compiled one."
+        )
     try:
         # One snapshot for the whole export, shareable with a second connection.
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
