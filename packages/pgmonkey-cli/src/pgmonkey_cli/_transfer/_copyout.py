@@ -34,7 +34,7 @@ from pgmonkey_cli._transfer._progress import ProgressBar
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PARALLEL_MIN_BYTES", "CopyOut", "TableSplit", "plan_split"]
+__all__ = ["FIRST_SHARE", "PARALLEL_MIN_BYTES", "CopyOut", "TableSplit", "plan_split"]
 
 WRITE_BUFFER = 1 << 20
 """The output file's buffer: rows are written to disk in chunks of about this size (1 MiB)."""
@@ -44,6 +44,10 @@ BATCH_ROWS = 4096
 
 PARALLEL_MIN_BYTES = 64 << 20
 """Plain tables at least this large (on disk) are exported by two connections."""
+
+FIRST_SHARE = 0.52
+"""The share of the pages the first connection exports: the second one starts later (it
+connects first) and its part is appended at the end, so it gets a little less."""
 
 _END = (-1, b"")  # what get_copy_data returns once the COPY is over
 
@@ -104,7 +108,8 @@ def plan_split(conn: psycopg.Connection[Any], oid: int, ident: Any) -> TableSpli
     settings = conn.execute(_OUTPUT_SETTINGS).fetchone()
     assert snapshot is not None
     assert settings is not None
-    return TableSplit(select, int(size) // int(block_size) // 2, str(snapshot[0]), settings)
+    middle = int(int(size) // int(block_size) * FIRST_SHARE)
+    return TableSplit(select, middle, str(snapshot[0]), settings)
 
 
 class CopyOut:
