@@ -7,6 +7,8 @@ path; everything else (server, connections, snapshots) is real.
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -147,6 +149,35 @@ def test_falls_back_to_one_connection_when_the_second_fails(transfer_env: Transf
     assert connections.opened == 2
     assert written == expected
     assert result.rows == _visible_rows(transfer_env)
+
+
+def test_never_waits_for_a_second_connection_still_logging_in(transfer_env: TransferEnv) -> None:
+    """E.g. a pooler queueing the second connection behind the first one's transaction."""
+    transfer_env.sql(TABLE.format(rows=ROWS))
+    expected = _single_copy(transfer_env)
+    export_done = threading.Event()
+    released: list[bool] = []
+    opened: list[psycopg.Connection[Any]] = []
+
+    def second() -> psycopg.Connection[Any]:
+        # Logs in only once the export has returned (an export waiting for it times this out).
+        released.append(export_done.wait(30))
+        opened.append(transfer_connect(transfer_env.cfg, autocommit=False))
+        return opened[0]
+
+    connections = _Connections(transfer_env, second)
+    result, written = _export(transfer_env, connections)
+    export_done.set()
+    assert written == expected
+    assert result.rows == _visible_rows(transfer_env)
+    for _ in range(600):  # the late connection finds its part taken and closes
+        if opened and opened[0].closed:
+            break
+        time.sleep(0.05)
+    assert released == [True]
+    assert opened
+    assert opened[0].closed
+    assert not list(transfer_env.workdir.glob(".*"))
 
 
 def test_falls_back_when_session_settings_differ(transfer_env: TransferEnv) -> None:

@@ -176,9 +176,10 @@ class CopyOut:
         except BaseException:
             helper.abandon()
             raise
+        if not helper.release():  # no second connection (yet): this one does that range too
+            return rows + self.run(conn, second, header=False)
         try:
-            if not helper.join():  # no second connection: this one does the second range too
-                return rows + self.run(conn, second, header=False)
+            helper.join()
             self._fh.flush()
             assert helper.path is not None
             _append(self._fh, helper.path)
@@ -259,7 +260,13 @@ def _append(fh: BinaryIO, part: Path) -> None:
 
 
 class _SecondPart:
-    """The second page range, exported by a thread on its own connection."""
+    """The second page range, exported by a thread on its own connection.
+
+    The first connection never waits for a second one that has not started its ``COPY`` by
+    the time the first range is done (a slow login, a pooler queueing the connection behind
+    the first one's transaction): it exports the second range itself, and the thread, once
+    it gets its connection, finds the part taken and closes it.
+    """
 
     def __init__(
         self,
@@ -275,10 +282,11 @@ class _SecondPart:
         self._connect = connect
         self._directory = directory
         self._thread = threading.Thread(target=self._run, name="pgexport-part2", daemon=True)
+        self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._error: BaseException | None = None
         self._abandoned = False
-        self.started = False  # the second connection is exporting its range
+        self._started = False  # the second connection is exporting its range
         self.path: Path | None = None
         self.rows = 0
 
@@ -286,9 +294,10 @@ class _SecondPart:
         self._thread.start()
 
     def _run(self) -> None:
+        conn = None
         try:
             conn = self._setup()
-            if conn is None:
+            if conn is None or not self._claim():
                 return
             fd, name = tempfile.mkstemp(prefix=".pgexport.", suffix=".part", dir=self._directory)
             self.path = Path(name)
@@ -297,14 +306,15 @@ class _SecondPart:
         except BaseException as exc:  # reported by join()
             self._error = exc
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            if conn is not None:
+                conn.close()
 
     def _setup(self) -> psycopg.Connection[Any] | None:
         """Open the second connection on the leader's snapshot, or ``None`` if it cannot."""
         import psycopg
         from psycopg import sql
 
+        conn = None
         try:
             conn = self._conn = self._connect()
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -312,33 +322,44 @@ class _SecondPart:
             conn.execute(
                 sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self._split.snapshot))
             )
-            same = conn.execute(_OUTPUT_SETTINGS).fetchone() == self._split.settings
-        except Exception:  # any failure here only means "use one connection"
-            return None
-        if not same or self._abandoned:
-            return None
-        self.started = True
-        return conn
+            if conn.execute(_OUTPUT_SETTINGS).fetchone() == self._split.settings:
+                return conn
+        except Exception:  # noqa: S110 - any failure here only means "use one connection"
+            pass
+        if conn is not None:
+            conn.close()
+        return None
+
+    def _claim(self) -> bool:
+        with self._lock:
+            self._started = not self._abandoned
+            return self._started
+
+    def release(self) -> bool:
+        """The first range is done: whether to wait for this one (``False``: do it yourself)."""
+        with self._lock:
+            self._abandoned = not self._started
+            return self._started
 
     def abandon(self) -> None:
-        """The first part failed: cancel the second and wait for it."""
-        self._abandoned = True
+        """The first range failed: cancel the second if it runs, and wait for it."""
+        if not self.release():
+            return
         conn = self._conn
-        if conn is not None and self.started:
+        if conn is not None:
             try:
                 cancel = getattr(conn, "cancel_safe", None) or conn.cancel  # psycopg < 3.2
                 cancel()
-            except Exception:  # noqa: S110 - best effort; join() still waits
+            except Exception:  # noqa: S110 - best effort; the join still ends with the COPY
                 pass
         self._thread.join()
         self.remove()
 
-    def join(self) -> bool:
-        """Wait for the thread; re-raise its error. Returns whether it exported its range."""
+    def join(self) -> None:
+        """Wait for the second range (after :meth:`release` said so); re-raise its error."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self.started
 
     def remove(self) -> None:
         if self.path is not None:
