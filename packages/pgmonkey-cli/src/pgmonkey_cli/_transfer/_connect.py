@@ -40,30 +40,7 @@ def connect(cfg: dict[str, Any], *, autocommit: bool) -> psycopg.Connection[Any]
     """
     from pgmonkey.connections import connect as core_connect
 
-    _skip_final_collection()
     return core_connect(cfg, autocommit=autocommit)
-
-
-_final_collection_skipped = False
-
-
-def _skip_final_collection() -> None:
-    """Make the process's exit skip the garbage collection of everything imported so far.
-
-    At exit CPython runs a full collection over every object the imports created (psycopg,
-    PyYAML, the config loader: about 30 ms of CPU here, 4-5 % of a 1,000,000-row export)
-    just before the operating system takes the memory back anyway. ``gc.freeze()``, called
-    by an ``atexit`` hook, moves those objects out of the collector's way. Until that hook
-    runs nothing changes, so a process that calls the CLI in-process (tests) keeps collecting
-    normally; stdout/stderr are still flushed and files closed by their ``with`` blocks.
-    """
-    global _final_collection_skipped
-    if not _final_collection_skipped:
-        import atexit
-        import gc
-
-        atexit.register(gc.freeze)
-        _final_collection_skipped = True
 
 
 class Relation(NamedTuple):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 __all__ = ["template_text"]
 
 
@@ -14,4 +12,6 @@ def template_text() -> str:
     syntax; with ``user``/``password``/``host``/``port``/``dbname`` filled in, it works for
     all four connection types.
     """
+    from importlib import resources  # only here: importing it costs every command ~6 ms
+
     return resources.files("pgmonkey.config").joinpath("template.yaml").read_text(encoding="utf-8")
