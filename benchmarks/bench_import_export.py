@@ -122,7 +122,10 @@ class _Bench:
         ]  # fmt: skip
 
     def pgmonkey(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "pgmonkey_cli", *args, "--connconfig", str(self.config_path)]
+        # The installed console script, as users run it (not ``python -m``, which adds runpy).
+        script = Path(sys.executable).with_name("pgmonkey")
+        head = [str(script)] if script.exists() else [sys.executable, "-m", "pgmonkey_cli"]
+        return [*head, *args, "--connconfig", str(self.config_path)]
 
     def run(self, argv: list[str]) -> None:
         subprocess.run(argv, env=self.env, check=True, stdout=subprocess.DEVNULL)
@@ -204,6 +207,12 @@ class _Bench:
         )
 
 
+def _cli_args(argv: list[str]) -> list[str]:
+    """The arguments after the program in a ``pgmonkey`` command line (for in-process runs)."""
+    start = argv.index("pgmonkey_cli") + 1 if "pgmonkey_cli" in argv else 1
+    return argv[start:]
+
+
 def run(ctx: dict[str, Any]) -> list[Result]:
     """Measure import, export and memory against psql's ``\\copy``."""
     from pgmonkey_cli._app import main as cli_main
@@ -220,9 +229,11 @@ def run(ctx: dict[str, Any]) -> list[Result]:
             bench.sql("TRUNCATE bench")
 
         def in_process(argv: list[str]) -> Callable[[], None]:
+            args = _cli_args(argv)
+
             def call() -> None:
-                if cli_main(argv[3:]) != 0:
-                    raise RuntimeError(f"{argv[3]} failed")
+                if cli_main(args) != 0:
+                    raise RuntimeError(f"{args[0]} failed")
 
             return call
 
