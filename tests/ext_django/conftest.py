@@ -11,6 +11,7 @@ import contextlib
 import copy
 import os
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +83,26 @@ class Project:
     dbname: str
     yaml_dir: Path
 
-    def sessions(self, application_name: str = APP_NAME) -> list[tuple[Any, ...]]:
-        """``(pid, state)`` of the server sessions opened by the project."""
-        return self.server.execute(
-            "SELECT pid, state FROM pg_stat_activity "
-            "WHERE datname = %s AND application_name = %s ORDER BY pid",
-            [self.dbname, application_name],
-        )
+    def sessions(
+        self, application_name: str = APP_NAME, *, settle_to: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """``(pid, state)`` of the server sessions opened by the project.
+
+        Args:
+            application_name: The sessions' ``application_name``.
+            settle_to: Poll for up to 5 s until there are this many sessions: a backend whose
+                client just closed may still be exiting. A leak still shows after the wait.
+        """
+        deadline = time.monotonic() + 5.0
+        while True:
+            rows: list[tuple[Any, ...]] = self.server.execute(
+                "SELECT pid, state FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = %s ORDER BY pid",
+                [self.dbname, application_name],
+            )
+            if settle_to is None or len(rows) == settle_to or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
 
 
 def close_everything() -> None:

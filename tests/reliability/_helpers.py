@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 from pgmonkey.testing import PostgresServer
 
 
-def sessions(server: PostgresServer, application_name: str) -> int:
-    """Client backends of ``application_name`` on the server (pg_stat_activity)."""
-    rows = server.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE application_name = %s AND backend_type = 'client backend'",
-        (application_name,),
-    )
-    return int(rows[0][0])
+def sessions(
+    server: PostgresServer, application_name: str, *, settle_to: int | None = None
+) -> int:
+    """Client backends of ``application_name`` on the server (pg_stat_activity).
+
+    Args:
+        server: The server to look at.
+        application_name: The sessions' ``application_name``.
+        settle_to: Poll for up to 5 s until the count is this: a backend whose client just
+            closed its socket may still be exiting. A leak still shows after the wait.
+    """
+    deadline = time.monotonic() + 5.0
+    while True:
+        rows = server.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = %s AND backend_type = 'client backend'",
+            (application_name,),
+        )
+        count = int(rows[0][0])
+        if settle_to is None or count == settle_to or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
 
 
 def rss_kib() -> int:

@@ -120,5 +120,5 @@ def test_sustained_load(
     assert async_sessions == async_idle == [10]
     assert rss["end"] - rss["after_warmup"] < RSS_GROWTH_LIMIT_KIB
     manager.clear_cache()
-    assert sessions(fault_server, "rel-load-sync") == 0
-    assert sessions(fault_server, "rel-load-async") == 0
+    assert sessions(fault_server, "rel-load-sync", settle_to=0) == 0
+    assert sessions(fault_server, "rel-load-async", settle_to=0) == 0

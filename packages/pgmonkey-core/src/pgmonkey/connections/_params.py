@@ -200,12 +200,14 @@ def describe_target(params: Mapping[str, Any]) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    lines: list[str] = []
+    raw_lines: list[str] = []
     for raw in str(exc).splitlines():
         line = raw.strip()
         if line.startswith("connection failed: "):
             line = line[len("connection failed: ") :]
-        line = explain_tls_files(line)
+        raw_lines.append(line)
+    lines: list[str] = []
+    for line in explain_tls_files(raw_lines):
         if line and line not in lines:
             lines.append(line)
     text = "; ".join(lines) or type(exc).__name__

@@ -2,8 +2,8 @@
 
 libpq reports an unreadable certificate or key with an OpenSSL reason that is often empty or,
 with some libpq builds, uninitialised bytes; and a private key with group or world access
-without saying what its mode is. :func:`explain_tls_files` rewrites one line of a libpq
-message so that it names the file, the operating system's reason and the fix.
+without saying what its mode is. :func:`explain_tls_files` rewrites the lines of a libpq
+message so that they name the file, the operating system's reason and the fix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import shlex
 import stat
 
 __all__ = ["explain_tls_files"]
+
+_NEXT_ATTEMPT = "connection to server"
 
 _UNREADABLE = re.compile(
     r"(?P<head>could not (?:load|read|open) (?:private key|root certificate|certificate) "
@@ -39,25 +41,35 @@ def _loose_key_hint(path: str) -> str:
     return f" (its mode is {mode:04o}; fix it with: chmod 600 {shlex.quote(path)})"
 
 
-def explain_tls_files(line: str) -> str:
-    """Return one line of a libpq error, with TLS file problems spelled out.
+def explain_tls_files(lines: list[str]) -> list[str]:
+    """Return the lines of a libpq error, with TLS file problems spelled out.
 
     Args:
-        line: One line of libpq's message.
+        lines: libpq's message, one stripped line each.
 
     Returns:
-        The line; when it is about an unreadable certificate or key that this process cannot
-        open, libpq's OpenSSL reason is replaced by the operating system's (``Permission
-        denied``, ``Is a directory``); a private key with group or world access gets its
-        current mode and the ``chmod 600`` command that fixes it.
+        The lines; where one is about an unreadable certificate or key that this process
+        cannot open, libpq's OpenSSL reason is replaced by the operating system's
+        (``Permission denied``, ``Is a directory``), and the lines that continued that
+        reason (uninitialised bytes may hold a newline) are dropped up to libpq's next
+        connection attempt; a private key with group or world access gets its current mode
+        and the ``chmod 600`` command that fixes it.
     """
-    unreadable = _UNREADABLE.search(line)
-    if unreadable is not None:
-        reason = _open_error(unreadable.group("path"))
-        if reason is not None:
-            return line[: unreadable.start()] + f"{unreadable.group('head')}: {reason}"
-        return line
-    loose = _LOOSE_KEY.search(line)
-    if loose is not None:
-        return line + _loose_key_hint(loose.group("path"))
-    return line
+    result: list[str] = []
+    skipping = False
+    for line in lines:
+        if skipping and not line.startswith(_NEXT_ATTEMPT):
+            continue
+        skipping = False
+        unreadable = _UNREADABLE.search(line)
+        if unreadable is not None:
+            reason = _open_error(unreadable.group("path"))
+            if reason is not None:
+                line = line[: unreadable.start()] + f"{unreadable.group('head')}: {reason}"
+                skipping = True
+        else:
+            loose = _LOOSE_KEY.search(line)
+            if loose is not None:
+                line += _loose_key_hint(loose.group("path"))
+        result.append(line)
+    return result
