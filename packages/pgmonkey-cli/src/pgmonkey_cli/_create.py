@@ -3,50 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_OK
 
 __all__ = ["create_config", "write_private_file"]
 
-FILE_MODE = 0o600
-"""The template holds a password: only its owner may read it."""
-
 
 def write_private_file(path: Path, text: str, *, overwrite: bool) -> None:
-    """Write ``text`` to ``path`` with mode 0600, creating parent directories.
+    """Write ``text`` to ``path`` with mode 0600 (it holds a password), creating parents.
 
     Without ``overwrite`` the file is created exclusively (``FileExistsError`` when it
-    exists). With it, the text goes to a temporary file in the same directory that then
-    replaces ``path`` atomically, so a failure never leaves a half-written file.
+    exists); with it, it is replaced atomically. Both through
+    :func:`pgmonkey._private_files.write_private`.
     """
+    from pgmonkey._private_files import write_private
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    if not overwrite:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        try:
-            os.fchmod(fd, FILE_MODE)
-            os.write(fd, data)
-        except BaseException:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private(path, text, exclusive=not overwrite)
 
 
 def create_config(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pgmonkey._private_files import write_private
 from pgmonkey._testing_base import APPLICATION_NAME, ServerBase, wrap_connection_settings
 from pgmonkey.errors import TestServerError
 
@@ -219,13 +220,7 @@ class PgBouncer:
 
     def _write_auth_file(self) -> None:
         lines = [f"{_quote_userlist(u)} {_quote_userlist(p)}" for u, p in self.users.items()]
-        tmp = self.auth_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        if self._account is not None:
-            os.chown(tmp, *self._account)
-        os.replace(tmp, self.auth_file)
+        write_private(self.auth_file, "\n".join(lines) + "\n", owner=self._account)
 
     def _write_ini(self) -> None:
         server = self.server

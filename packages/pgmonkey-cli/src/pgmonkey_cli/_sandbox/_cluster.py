@@ -83,10 +83,6 @@ class StartResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _write_private(path: Path, text: str) -> None:
-    write_private(path, text)
-
-
 def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -264,10 +260,10 @@ class Sandbox:
             ) from None
         try:
             password = secrets.token_urlsafe(24)
-            _write_private(self.directory / SECRET_FILE, password + "\n")
+            write_private(self.directory / SECRET_FILE, password + "\n")
             (self.directory / "sockets").mkdir(mode=0o700)
             pwfile = self.directory / "initdb.pw"
-            _write_private(pwfile, password + "\n")
+            write_private(pwfile, password + "\n")
             if self.account is not None:
                 os.chown(self.directory, *self.account.ids)
                 os.chown(self.directory / "sockets", *self.account.ids)
