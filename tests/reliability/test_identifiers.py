@@ -503,6 +503,31 @@ def test_pgserverconfig_refuses_names_that_would_break_a_pg_hba_line(
     assert "trust" not in out
 
 
+def test_pgserverconfig_audit_refuses_a_role_name_that_would_break_a_pg_hba_line(
+    db: Db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real role whose name holds a line break: the audit connects, then refuses (exit 2)."""
+    role = "x\nhost all all 0.0.0.0/0 trust"
+    password = secrets.token_urlsafe(12)
+    db.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+    )
+    try:
+        cfg = db.server.config(dbname=db.name)
+        cfg["connection_settings"].update(user=role, password=password)
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        code, out, err = run(capsys, "pgserverconfig", "--connconfig", str(path), "--audit")
+        assert code == 2, err
+        assert out == ""
+        assert "connection_settings.user" in err
+        assert "line break" in err
+    finally:
+        db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
 # -- sandbox: role and database names -----------------------------------------------------
 
 

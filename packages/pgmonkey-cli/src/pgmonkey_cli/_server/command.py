@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     """Print the recommendations, or the audit with ``--audit``."""
-    from pgmonkey.errors import PgMonkeyError
+    from pgmonkey.errors import ConfigError, PgMonkeyError
     from pgmonkey_cli._errors import format_error
     from pgmonkey_cli._options import load_config_from_args
     from pgmonkey_cli._server import report
@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             result = run_audit(cfg, processes=args.processes, client_networks=networks)
+        except ConfigError:
+            raise  # an invalid configuration: exit 2, like every other command
         except PgMonkeyError as exc:
             print(f"pgmonkey: error: audit failed: {format_error(exc)}", file=sys.stderr)
             return EXIT_FAILURE

@@ -9,7 +9,7 @@ Private: the command modules are the only callers. The pieces, one job each:
   format and the result both operations report.
 * :mod:`._types`: ``--infer-types`` (PostgreSQL types from a sample of values).
 * :mod:`._stream`: the byte stream sent to ``COPY FROM STDIN`` (BOM, transcoding, ``\.``).
-* :mod:`._copyout`: ``COPY TO STDOUT`` into a file (large tables over two connections).
+* :mod:`._copyout`: ``COPY TO STDOUT`` into a file.
 * :mod:`._connect`: the connection, catalog lookup, informational messages.
 * :mod:`._importer` / :mod:`._exporter`: the two operations.
 """

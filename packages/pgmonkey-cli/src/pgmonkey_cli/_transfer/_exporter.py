@@ -2,8 +2,7 @@
 
 The file is written under a temporary name next to the destination and renamed at the end,
 so a failed export never leaves a partial file (nor clobbers an existing one). The transfer
-itself is in :mod:`._copyout` (large plain tables go over two connections sharing one
-snapshot).
+itself is in :mod:`._copyout`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pgmonkey_cli._transfer._connect import Relation, lookup_relation, messenger
-from pgmonkey_cli._transfer._copyout import WRITE_BUFFER, CopyOut, TableSplit, plan_split
+from pgmonkey_cli._transfer._copyout import WRITE_BUFFER, CopyOut
 from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
@@ -75,8 +74,7 @@ def run_export(
 
     Args:
         request: The parsed command line.
-        connect: Opens a (non-autocommit) connection; called once, or twice for a large
-            table exported over two connections.
+        connect: Opens the (non-autocommit) connection.
         out: Where informational messages go.
 
     Raises:
@@ -102,7 +100,7 @@ def run_export(
             "times slower; install pgmonkey-cli[binary] (or psycopg[c]) for the compiled one."
         )
     try:
-        # One snapshot for the whole export, shareable with a second connection.
+        # The catalog lookup and the COPY see one snapshot; a --query cannot write.
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         relation: Relation | None = None
@@ -120,11 +118,8 @@ def run_export(
         result.export_file = request.export_file
         fmt = _resolve_format(request, result)
         result.format = fmt
-        split = None
-        if relation is not None and relation.kind == "r" and pg_encoding(fmt.encoding):
-            split = plan_split(conn, relation.oid, source)
         started = time.perf_counter()
-        result.rows = _copy_out(conn, source, fmt, request, split, connect)
+        result.rows = _copy_out(conn, source, fmt, request)
         result.seconds = time.perf_counter() - started
         conn.commit()
         _save_format(request, result, say)
@@ -202,27 +197,23 @@ def _copy_out(
     source: Any,
     fmt: CsvFormat,
     request: ExportRequest,
-    split: TableSplit | None,
-    connect: Callable[[], psycopg.Connection[Any]],
 ) -> int:
     import psycopg
     from psycopg import sql
 
     assert request.export_file is not None
     native = pg_encoding(fmt.encoding)
-
-    def statement(what: Any, header: bool) -> Any:
-        return sql.SQL(
-            "COPY {source} TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter}, QUOTE {quote}, "
-            "NULL {null}, HEADER {header}, ENCODING {encoding})"
-        ).format(
-            source=what,
-            delimiter=sql.Literal(fmt.delimiter),
-            quote=sql.Literal(fmt.quote),
-            null=sql.Literal(fmt.null),
-            header=sql.SQL("true" if header else "false"),
-            encoding=sql.Literal(native or "UTF8"),
-        )
+    statement = sql.SQL(
+        "COPY {source} TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter}, QUOTE {quote}, "
+        "NULL {null}, HEADER {header}, ENCODING {encoding})"
+    ).format(
+        source=source,
+        delimiter=sql.Literal(fmt.delimiter),
+        quote=sql.Literal(fmt.quote),
+        null=sql.Literal(fmt.null),
+        header=sql.SQL("true" if fmt.header else "false"),
+        encoding=sql.Literal(native or "UTF8"),
+    )
 
     destination = request.export_file
     directory = destination.parent if str(destination.parent) else Path(".")
@@ -235,15 +226,8 @@ def _copy_out(
                 enabled=request.progress, total=None, desc="Exporting", rows_label="rows"
             ) as bar,
         ):
-            copier = CopyOut(
-                statement, fh, transcode_to=fmt.encoding if native is None else None, bar=bar
-            )
-            if split is not None:
-                rows = copier.run_split(
-                    conn, split, connect, header=fmt.header, directory=directory
-                )
-            else:
-                rows = copier.run(conn, source, header=fmt.header)
+            copier = CopyOut(fh, transcode_to=fmt.encoding if native is None else None, bar=bar)
+            rows = copier.run(conn, statement)
         if not request.overwrite and destination.exists():
             raise TransferUsageError(f"export file appeared meanwhile: {destination}")
         os.replace(tmp, destination)
