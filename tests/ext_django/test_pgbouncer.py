@@ -9,8 +9,11 @@ connections; not a single one may fail.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any
+
+import psycopg
 
 from pgmonkey.testing import PgBouncer
 from pgmonkey_django import database_config
@@ -87,3 +90,58 @@ def test_orm_through_transaction_mode_pgbouncer(
         dbname=django_project.dbname,
     )
     assert len(rows) == THREADS * ROUNDS
+
+
+def test_isolation_level_and_time_zone_through_transaction_mode_pgbouncer(
+    django_project: Project, pg_bouncer: PgBouncer
+) -> None:
+    """What the Django guide promises behind PgBouncer, on a database whose default differs.
+
+    The database's own time zone is Asia/Tokyo and its isolation level read committed: every
+    ``atomic()`` block, whichever server connection PgBouncer lends it, must run serializable
+    and in Django's UTC.
+    """
+    server = django_project.server
+    dbname = f"pgm_tz_{secrets.token_hex(3)}"
+    server.create_database(dbname)
+    server.execute(f"ALTER DATABASE {dbname} SET timezone = 'Asia/Tokyo'")
+    try:
+        cfg = pg_bouncer.config(dbname=dbname, application_name=APP)
+        with psycopg.connect(**cfg["connection_settings"]) as plain:  # the control
+            assert plain.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
+        cfg["pooler"] = "pgbouncer"
+        entry = database_config(cfg, isolation_level="serializable")
+        seen: list[tuple[Any, ...]] = []
+        errors: list[BaseException] = []
+        all_in_a_transaction = threading.Barrier(THREADS, timeout=30)
+
+        def probe() -> None:
+            from django.db import connections, transaction
+
+            try:
+                for round_ in range(ROUNDS):
+                    with transaction.atomic(using="tz"), connections["tz"].cursor() as cursor:
+                        cursor.execute(
+                            "SELECT current_setting('transaction_isolation'), "
+                            "current_setting('TimeZone'), pg_backend_pid()"
+                        )
+                        seen.append(cursor.fetchone())
+                        if round_ == 0:  # PgBouncer must lend THREADS server connections
+                            all_in_a_transaction.wait()
+            except BaseException as exc:  # collected and asserted by the test
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        with extra_databases({"tz": entry}):
+            threads = [threading.Thread(target=probe) for _ in range(THREADS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        assert len(seen) == THREADS * ROUNDS
+        assert {(isolation, zone) for isolation, zone, _ in seen} == {("serializable", "UTC")}
+        assert len({pid for _, _, pid in seen}) >= THREADS
+    finally:
+        server.drop_database(dbname)
