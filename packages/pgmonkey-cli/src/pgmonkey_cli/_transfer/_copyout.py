@@ -7,7 +7,7 @@ transcoding needs to see them).
 
 One connection is also the fastest way on a two-core machine: the server formats rows on one
 core while this loop takes the other. (Splitting a table into page ranges exported by two
-connections sharing a snapshot was tried: no faster for 80 MB, and up to a quarter slower for
+connections sharing a snapshot was tried: no faster for 80 MB, and 5 to 40 % slower for
 800 MB, where two receive loops contend for the interpreter lock and the second part has to be
 copied into place at the end.)
 """
