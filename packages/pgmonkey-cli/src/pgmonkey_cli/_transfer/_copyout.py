@@ -15,7 +15,7 @@ copied into place at the end.)
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from itertools import islice
 from operator import itemgetter
@@ -56,18 +56,43 @@ class CopyOut:
             self._encoder = codecs.getincrementalencoder(transcode_to)("strict")
 
     def run(self, conn: psycopg.Connection[Any], statement: Any) -> int:
-        """Run ``statement`` (a composed ``COPY ... TO STDOUT``); return the data rows."""
-        return _copy_to(conn, statement, self._fh, self._write_rows)
+        """Run ``statement`` (a composed ``COPY ... TO STDOUT``, in a transaction).
 
-    def _write_rows(self, fh: BinaryIO, rows: Iterator[Any]) -> None:
+        Returns:
+            The number of data rows written.
+        """
+        from psycopg import pq
+        from psycopg.errors import error_from_result
+
+        if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+            conn.execute("SELECT 1")  # psycopg opens the (read-only) transaction: raw COPY next
+        pgconn = conn.pgconn
+        pgconn.send_query(statement.as_bytes(conn))
+        res = pgconn.get_result()
+        if res is None or res.status != pq.ExecStatus.COPY_OUT:
+            _drain_results(pgconn)
+            if res is not None and res.status == pq.ExecStatus.FATAL_ERROR:
+                raise error_from_result(res, encoding=conn.info.encoding)
+            raise ExportDataError("the server did not start COPY TO STDOUT")
+        self._write_rows(map(itemgetter(1), iter(partial(pgconn.get_copy_data, 0), _END)))
+        final = pgconn.get_result()
+        _drain_results(pgconn)
+        if final is None or final.status != pq.ExecStatus.COMMAND_OK:
+            if final is not None and final.status == pq.ExecStatus.FATAL_ERROR:
+                raise error_from_result(final, encoding=conn.info.encoding)
+            raise ExportDataError("the server did not finish COPY TO STDOUT")
+        status = (final.command_status or b"").split()
+        return int(status[-1]) if status and status[-1].isdigit() else 0  # COPY n: data rows
+
+    def _write_rows(self, rows: Iterator[Any]) -> None:
         if self._encoder is None and self._bar.callback is None:
-            fh.writelines(rows)  # the whole loop in C
+            self._fh.writelines(rows)  # the whole loop in C
             return
         while batch := list(islice(rows, BATCH_ROWS)):
             data: bytes = b"".join(batch)
             if self._encoder is not None:
                 data = self._transcode(data)
-            fh.write(data)
+            self._fh.write(data)
             self._bar.update(len(data), len(batch))
 
     def _transcode(self, data: bytes) -> bytes:
@@ -78,37 +103,6 @@ class CopyOut:
                 f"character {exc.object[exc.start : exc.end]!r} cannot be written in "
                 f"{self._transcode_to}; choose another --encoding. No file was written."
             ) from None
-
-
-def _copy_to(
-    conn: psycopg.Connection[Any],
-    statement: Any,
-    fh: BinaryIO,
-    write_rows: Callable[[BinaryIO, Iterator[Any]], None],
-) -> int:
-    """Run one ``COPY ... TO STDOUT`` on ``conn`` (in a transaction) into ``fh``."""
-    from psycopg import pq
-    from psycopg.errors import error_from_result
-
-    if conn.info.transaction_status == pq.TransactionStatus.IDLE:
-        conn.execute("SELECT 1")  # psycopg opens the (read-only) transaction: raw COPY next
-    pgconn = conn.pgconn
-    pgconn.send_query(statement.as_bytes(conn))
-    res = pgconn.get_result()
-    if res is None or res.status != pq.ExecStatus.COPY_OUT:
-        _drain_results(pgconn)
-        if res is not None and res.status == pq.ExecStatus.FATAL_ERROR:
-            raise error_from_result(res, encoding=conn.info.encoding)
-        raise ExportDataError("the server did not start COPY TO STDOUT")
-    write_rows(fh, map(itemgetter(1), iter(partial(pgconn.get_copy_data, 0), _END)))
-    final = pgconn.get_result()
-    _drain_results(pgconn)
-    if final is None or final.status != pq.ExecStatus.COMMAND_OK:
-        if final is not None and final.status == pq.ExecStatus.FATAL_ERROR:
-            raise error_from_result(final, encoding=conn.info.encoding)
-        raise ExportDataError("the server did not finish COPY TO STDOUT")
-    status = (final.command_status or b"").split()
-    return int(status[-1]) if status and status[-1].isdigit() else 0  # COPY n: data rows
 
 
 def _drain_results(pgconn: Any) -> None:
