@@ -228,6 +228,11 @@ def _processes_mentioning(path: str) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    """Runs in the child before exec: Python turns a default SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", ["SIGINT to the process group", "SIGTERM"])
 def test_interrupted_run_leaves_nothing_running(tmp_path: Path, how: str) -> None:
     testing.require_ssl()
@@ -241,6 +246,9 @@ def test_interrupted_run_leaves_nothing_running(tmp_path: Path, how: str) -> Non
         env=_env(),
         cwd=tmp_path,
         start_new_session=True,  # its own process group, like a terminal's foreground job
+        # A shell starts background jobs with SIGINT ignored, and an ignored disposition is
+        # inherited: give the child the default one, as a terminal's foreground job has it.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 120
