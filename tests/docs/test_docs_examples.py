@@ -73,6 +73,15 @@ def _django_settings_dir(cfg: Config, tmp: Path) -> None:
     shutil.copy(EXAMPLES / "django" / "settings.py", tmp / "settings.py")
 
 
+def _copy_example(page: str, name: str) -> Callable[[Config, Path], None]:
+    """Copy ``<page>/<name>`` next to config.yaml."""
+
+    def prepare(cfg: Config, tmp: Path) -> None:
+        shutil.copy(EXAMPLES / page / name, tmp / name)
+
+    return prepare
+
+
 def _django_two_aliases(cfg: Config, tmp: Path) -> None:
     shutil.copy(EXAMPLES / "django" / "databases.py", tmp / "databases.py")
     _write_yaml(tmp / "replica.yaml", cfg)
@@ -155,6 +164,19 @@ SCRIPTS: dict[str, Script] = {
             "print('statement_timeout', cur.fetchone()[0]); connection.close()"
         ),
         prepare=_django_settings_dir,
+    ),
+    "django/from_env.py": Script(
+        stdout=[r"^database: pgmonkey_test_\w+$"],
+        env={"PGMONKEY_CONFIG": "config.yaml"},
+        runner=(
+            "import os, sys; sys.path.insert(0, '.');"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'from_env';"
+            "import django; django.setup();"
+            "from django.db import connection;"
+            "cur = connection.cursor(); cur.execute('SELECT current_database()');"
+            "print('database:', cur.fetchone()[0]); connection.close()"
+        ),
+        prepare=_copy_example("django", "from_env.py"),
     ),
     "flask/replicas.py": Script(
         stdout=[r"^201$", r"^\{'notes': \['hello'\]\}$"],

@@ -4,6 +4,9 @@ Example:
     >>> # settings.py
     >>> from pgmonkey_django import database_config, databases
     >>> DATABASES = {"default": database_config(BASE_DIR / "pg.yaml")}  # doctest: +SKIP
+    >>> # or, as with dj-database-url, the file named by $PGMONKEY_CONFIG:
+    >>> from pgmonkey_django import config
+    >>> DATABASES = {"default": config(default=BASE_DIR / "pg.yaml")}  # doctest: +SKIP
     >>> DATABASES = databases({  # doctest: +SKIP
     ...     "default": "primary.yaml",
     ...     "replica": ("replica.yaml", {"pool": False, "conn_max_age": 60}),
@@ -21,15 +24,18 @@ from pgmonkey_django._config import (
     database_config,
     databases,
 )
+from pgmonkey_django._env import DEFAULT_ENV, config
 from pgmonkey_django._fork import forget_inherited_connections, install_fork_safety
 from pgmonkey_django._version import __version__
 
 __all__ = [
+    "DEFAULT_ENV",
     "ENGINE",
     "DBConfig",
     "PgMonkeyDjangoWarning",
     "PoolFallbackWarning",
     "__version__",
+    "config",
     "database_config",
     "databases",
     "forget_inherited_connections",
