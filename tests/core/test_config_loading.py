@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import textwrap
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +74,38 @@ def test_unreadable_path(tmp_path: Path) -> None:
         load_config(tmp_path / "plain" / "config.yaml")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
-def test_permission_denied(tmp_path: Path) -> None:  # pragma: no cover - tests run as root
-    path = write(tmp_path, "connection_settings: {}\n")
-    path.chmod(0)
-    with pytest.raises(ConfigFileError, match="permission denied"):
-        load_config(path)
+UNPRIVILEGED_UID = 65534  # "nobody" on Debian and most other systems
+
+
+@contextlib.contextmanager
+def _unprivileged() -> Iterator[None]:
+    """Act as an unprivileged user for file access, when running as root (as CI does).
+
+    Only the effective user id changes, so root's real id can take it back afterwards.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(UNPRIVILEGED_UID)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+def test_permission_denied() -> None:
+    # A folder every user may enter (pytest's tmp_path is root's own, mode 0700), holding a
+    # file nobody may read: the error must be about the file, not the way to it.
+    folder = Path(tempfile.mkdtemp(prefix="pgmonkey-perm-"))
+    try:
+        folder.chmod(0o755)
+        path = write(folder, "connection_settings: {}\n")
+        load_config(path)  # readable first: every module the loader uses is imported
+        path.chmod(0)
+        with _unprivileged(), pytest.raises(ConfigFileError, match="permission denied"):
+            load_config(path)
+    finally:
+        shutil.rmtree(folder)
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
