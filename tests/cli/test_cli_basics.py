@@ -211,3 +211,41 @@ def test_python_dash_m_works_outside_the_repository(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "pgmonkey-cli" in result.stdout
+
+
+def _run_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``pgmonkey ARGS`` with stdout a pipe whose reader has already gone away."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "pgmonkey_cli", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--version",), ("pgconfig", "generate-code", "--connconfig", "{config}")],
+    ids=["--version", "generate-code"],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    args: tuple[str, ...], write_config: Any, pg_database: dict[str, Any]
+) -> None:
+    # `pgmonkey --version | true`: no "BrokenPipeError", no status 120; 141 like `cat`.
+    config = str(write_config(pg_database))
+    proc = _run_into_a_closed_pipe(*(a.format(config=config) for a in args))
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("pgconfig", "test", "--help")])
+def test_help_into_a_closed_pipe_says_nothing(args: tuple[str, ...]) -> None:
+    proc = _run_into_a_closed_pipe(*args)
+    assert proc.stderr == ""
+    assert proc.returncode in (0, 141)

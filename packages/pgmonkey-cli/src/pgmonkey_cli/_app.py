@@ -74,11 +74,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: The arguments; ``None`` (the ``pgmonkey`` process itself) reads ``sys.argv``
             and tunes the garbage collector for a short-lived process (see
-            :func:`_tune_collector_for_a_command`). Callers in a longer-lived process pass
-            ``argv`` and are left alone.
+            :func:`_tune_collector_for_a_command`); when the reader of its output goes away
+            (``pgmonkey --version | true``) it stops quietly with status 141, as ``cat``
+            would. Callers in a longer-lived process pass ``argv`` and are left alone.
     """
     if argv is None:
         _tune_collector_for_a_command()
+        try:
+            try:
+                return _run(argv)
+            finally:
+                sys.stdout.flush()  # here, not at exit, so a closed pipe is seen (--help too)
+        except BrokenPipeError:
+            from pgmonkey_cli._errors import silence_stdout
+
+            return silence_stdout()
+    return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     for argument in arguments:

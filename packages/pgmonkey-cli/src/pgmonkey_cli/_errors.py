@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from typing import TextIO
 
-from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_USAGE
+from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_READER_GONE, EXIT_USAGE
 
-__all__ = ["Handler", "format_error", "run_handler"]
+__all__ = ["Handler", "format_error", "run_handler", "silence_stdout"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -62,12 +63,25 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         _report(exc, args, unexpected=not _is_config_warning(exc))
         return EXIT_USAGE if _is_config_warning(exc) else EXIT_FAILURE
     except BrokenPipeError:
-        # `pgmonkey ... | head`: the reader went away; nothing left to say.
-        sys.stderr.close()
-        return EXIT_FAILURE
+        return silence_stdout()
     except Exception as exc:
         _report(exc, args, unexpected=True)
         return EXIT_FAILURE
+
+
+def silence_stdout() -> int:
+    """Point stdout at /dev/null after its reader went away; return ``EXIT_READER_GONE``.
+
+    ``pgmonkey ... | head``: what is still buffered, and whatever is printed until the process
+    ends, goes nowhere instead of raising ``BrokenPipeError`` again when Python flushes at
+    exit (which would print "Exception ignored" and exit with 120).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return EXIT_READER_GONE
 
 
 def _is_config_warning(exc: Warning) -> bool:
