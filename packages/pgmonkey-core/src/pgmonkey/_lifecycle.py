@@ -179,5 +179,6 @@ def _at_exit() -> None:
             logger.debug("error while closing %r at exit", obj, exc_info=True)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork() either
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)

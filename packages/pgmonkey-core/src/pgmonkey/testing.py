@@ -96,7 +96,6 @@ import glob
 import importlib.util
 import logging
 import os
-import pwd
 import re
 import secrets
 import shutil
@@ -332,8 +331,10 @@ class _Account:
     @classmethod
     def for_server(cls) -> _Account | None:
         """Return the unprivileged account to use, or ``None`` to stay the current user."""
-        if os.geteuid() != 0:
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has neither root nor pwd
             return None
+        import pwd
+
         for name in ("postgres", "nobody"):
             try:
                 entry = pwd.getpwnam(name)

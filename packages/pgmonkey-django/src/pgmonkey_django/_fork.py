@@ -81,7 +81,8 @@ def install_fork_safety() -> None:
     with _lock:
         if _installed:
             return
-        os.register_at_fork(after_in_child=forget_inherited_connections)
+        if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork() either
+            os.register_at_fork(after_in_child=forget_inherited_connections)
         _installed = True
 
 
