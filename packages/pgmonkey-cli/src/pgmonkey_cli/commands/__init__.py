@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pgmonkey_cli.commands import pgconfig, pgexport, pgimport, pgserverconfig, sandbox
+from pgmonkey_cli.commands import (
+    completion,
+    pgconfig,
+    pgexport,
+    pgimport,
+    pgserverconfig,
+    sandbox,
+)
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (pgconfig, pgserverconfig, pgimport, pgexport, sandbox)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    pgconfig,
+    pgserverconfig,
+    pgimport,
+    pgexport,
+    sandbox,
+    completion,
+)
 
 __all__ = ["COMMAND_MODULES"]
