@@ -1,5 +1,6 @@
 """Shared test configuration.
 
-The servers come from :mod:`pgmonkey.testing` (loaded with ``-p pgmonkey.testing`` in the
-root ``pyproject.toml``): ``pg_server`` for the session, ``pg_database`` for a fresh database.
+The servers come from :mod:`pgmonkey.testing`, whose pytest plugin is registered by installing
+pgmonkey-core (the ``pytest11`` entry point): ``pg_server`` for the session, ``pg_database``
+for a fresh database.
 """

@@ -29,6 +29,7 @@ from pgmonkey import testing
 from pgmonkey.config import load_config
 from pgmonkey.connections import connect, connect_async, open_async_pool, open_pool
 from pgmonkey.errors import DatabaseConnectionError
+from pgmonkey.testing._net import free_port
 
 PASSWORD = "sandbox-" + secrets.token_hex(8)
 
@@ -77,7 +78,7 @@ class SandboxEnv:
         path = self.workdir / name
         connection = {
             "host": "127.0.0.1",
-            "port": testing._free_port(),
+            "port": free_port(),
             "user": "app",
             "password": PASSWORD,
             "dbname": "appdb",
@@ -425,7 +426,7 @@ def test_root_default_data_dir_falls_back_when_unreachable(
 ) -> None:
     from pgmonkey_cli._sandbox._paths import ROOT_FALLBACK, data_root
 
-    account = testing._Account.for_server()
+    account = testing.ServerAccount.for_server()
     reachable = Path(tempfile.mkdtemp(prefix="pgmonkey-sandbox-test-"))
     try:
         reachable.chmod(0o755)

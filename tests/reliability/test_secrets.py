@@ -25,6 +25,7 @@ import yaml
 from pgmonkey import PGConnectionManager
 from pgmonkey.errors import PgMonkeyError
 from pgmonkey.testing import PostgresServer
+from pgmonkey.testing._net import free_port
 
 from ._cli import CliRun, run_cli
 
@@ -339,13 +340,12 @@ async def test_reprs_cache_info_and_async_errors_never_leak(
 
 
 def test_sandbox_commands_never_leak(tmp_path: Path) -> None:
-    from pgmonkey import testing
 
     data_dir = Path(tempfile.mkdtemp(prefix="pgmonkey-secrets-"))
     data_dir.chmod(0o755)  # the server account (as root) must reach it
     config = tmp_path / "dev.yaml"
     settings = {
-        "host": "127.0.0.1", "port": testing._free_port(), "user": "app",
+        "host": "127.0.0.1", "port": free_port(), "user": "app",
         "password": PASSWORD, "dbname": "appdb", "connect_timeout": 10,
     }  # fmt: skip
     config.write_text(yaml.safe_dump({"connection_settings": settings}), encoding="utf-8")

@@ -17,7 +17,7 @@ import yaml
 
 from pgmonkey import PGConnectionManager
 from pgmonkey.errors import DatabaseConnectionError, PgMonkeyError
-from pgmonkey.testing import PostgresServer, _Account
+from pgmonkey.testing import PostgresServer, ServerAccount
 from pgmonkey_cli import main as cli_main
 
 pytestmark = pytest.mark.reliability
@@ -90,7 +90,7 @@ def tls_dir(pg_ssl_server: PostgresServer) -> Iterator[tuple[Path, dict[str, Any
             shutil.copyfile(settings[key], copy)
             os.chmod(copy, 0o600)
             settings[key] = str(copy)
-        account = _Account.for_server()
+        account = ServerAccount.for_server()
         if account is not None:
             account.give(directory)
         os.chmod(directory, 0o700)
@@ -123,7 +123,7 @@ def _as_reader(cfg: dict[str, Any]) -> str:
     As root, permission bits do not stop reading, so a forked child switches to the
     unprivileged account (``postgres`` or ``nobody``) first; otherwise this runs in-process.
     """
-    account = _Account.for_server()
+    account = ServerAccount.for_server()
     if account is None:
         return _connect_outcome(cfg)
     read_end, write_end = os.pipe()

@@ -1,4 +1,4 @@
-"""Tests against a real PostgreSQL: run with ``pytest -p pgmonkey.testing``."""
+"""Tests against a real PostgreSQL: the fixtures come with pgmonkey-core, just run ``pytest``."""
 
 from typing import Any
 

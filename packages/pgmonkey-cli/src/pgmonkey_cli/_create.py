@@ -16,9 +16,9 @@ def write_private_file(path: Path, text: str, *, overwrite: bool) -> None:
 
     Without ``overwrite`` the file is created exclusively (``FileExistsError`` when it
     exists); with it, it is replaced atomically. Both through
-    :func:`pgmonkey._private_files.write_private`.
+    :func:`pgmonkey.files.write_private`.
     """
-    from pgmonkey._private_files import write_private
+    from pgmonkey.files import write_private
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private(path, text, exclusive=not overwrite)

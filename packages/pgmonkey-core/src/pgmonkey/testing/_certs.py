@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgmonkey._private_files import write_private
 from pgmonkey.errors import TestServerError
+from pgmonkey.files import write_private
 
 if TYPE_CHECKING:
     from cryptography import x509

@@ -150,13 +150,21 @@ class ServerBase:
                     )
                 )
 
-    def create_database(self, name: str, *, owner: str | None = None) -> None:
-        """Create a database owned by ``owner`` (default: the superuser)."""
+    def create_database(
+        self, name: str, *, owner: str | None = None, template: str | None = None
+    ) -> None:
+        """Create a database owned by ``owner`` (default: the superuser).
+
+        ``template`` copies that database (``CREATE DATABASE ... TEMPLATE``) instead of the
+        default ``template1``.
+        """
         from psycopg import sql
 
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if owner is not None:
             query += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
+        if template is not None:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with self.connect() as conn:
             conn.execute(query)
 

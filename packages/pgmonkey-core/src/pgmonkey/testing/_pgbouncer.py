@@ -22,16 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgmonkey._private_files import write_private
-from pgmonkey._testing_base import APPLICATION_NAME, ServerBase, wrap_connection_settings
 from pgmonkey.errors import TestServerError
+from pgmonkey.files import write_private
+from pgmonkey.testing._account import ServerAccount
+from pgmonkey.testing._base import APPLICATION_NAME, ServerBase, wrap_connection_settings
+from pgmonkey.testing._cleanup import register, unregister
+from pgmonkey.testing._net import free_port
+from pgmonkey.testing._settings import ENV_PGBOUNCER
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["ENV_PGBOUNCER", "PgBouncer", "find_pgbouncer", "start_pgbouncer"]
+__all__ = ["PgBouncer", "find_pgbouncer", "start_pgbouncer"]
 
-ENV_PGBOUNCER = "PGMONKEY_PGBOUNCER"
 _PGBOUNCER_LOCATIONS = (
     "/usr/sbin/pgbouncer",  # Debian, Ubuntu
     "/usr/bin/pgbouncer",  # RHEL, Fedora
@@ -302,6 +305,7 @@ class PgBouncer:
 
     def close(self) -> None:
         """Stop PgBouncer and delete its directory."""
+        unregister(self)
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
             with contextlib.suppress(OSError):
@@ -323,13 +327,7 @@ class PgBouncer:
         self.close()
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_pgbouncer(
+def _launch(
     server: ServerBase,
     pool_mode: str = "transaction",
     *,
@@ -354,7 +352,7 @@ def start_pgbouncer(
             ``{"default_pool_size": 5}``.
         executable: The ``pgbouncer`` binary; see :func:`find_pgbouncer`.
         account: ``(uid, gid)`` to run as (pgbouncer refuses to run as root); chosen
-            automatically by :func:`pgmonkey.testing.start_pgbouncer`.
+            automatically by :func:`start_pgbouncer`.
 
     Raises:
         TestServerError: No ``pgbouncer`` executable, a bad option, or it did not start.
@@ -386,7 +384,7 @@ def start_pgbouncer(
         server=server,
         executable=found,
         workdir=workdir,
-        port=_free_port("127.0.0.1"),
+        port=free_port("127.0.0.1"),
         pool_mode=pool_mode,
         users=known,
         settings={k: _ini_value(v) for k, v in (settings or {}).items()},
@@ -399,4 +397,45 @@ def start_pgbouncer(
     except BaseException:
         bouncer.close()
         raise
+    return bouncer
+
+
+def start_pgbouncer(
+    server: ServerBase,
+    pool_mode: str = "transaction",
+    *,
+    users: Mapping[str, str] | None = None,
+    settings: Mapping[str, object] | None = None,
+    executable: str | os.PathLike[str] | None = None,
+) -> PgBouncer:
+    """Start a PgBouncer in front of ``server`` and wait until it listens on 127.0.0.1.
+
+    Clients authenticate with scram-sha-256 against an auth file of plain passwords (the
+    superuser, the roles of ``start_server(roles=...)`` that have one, and ``users``);
+    PgBouncer logs in to the server with the same passwords. When the current user is root
+    it runs as the same unprivileged account as the servers. Close it (or use ``with``).
+
+    Args:
+        server: A :class:`PostgresServer` or :class:`ExternalServer`.
+        pool_mode: ``transaction`` (default), ``session`` or ``statement``.
+        users: Extra role name -> password entries (add more later with
+            :meth:`PgBouncer.add_user`).
+        settings: Extra or overriding ``[pgbouncer]`` settings, e.g.
+            ``{"default_pool_size": 5}``.
+        executable: The ``pgbouncer`` binary; default: ``PGMONKEY_PGBOUNCER``, ``PATH``,
+            ``/usr/sbin/pgbouncer`` and other usual locations.
+
+    Raises:
+        TestServerError: No ``pgbouncer`` executable, a bad option, or it did not start.
+    """
+    account = ServerAccount.for_server()
+    bouncer = _launch(
+        server,
+        pool_mode,
+        users=users,
+        settings=settings,
+        executable=executable,
+        account=account.ids if account is not None else None,
+    )
+    register(bouncer)
     return bouncer
