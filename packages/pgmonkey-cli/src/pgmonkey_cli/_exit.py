@@ -6,3 +6,6 @@ EXIT_FAILURE = 1
 """The operation was attempted and failed (connection refused, import aborted, ...)."""
 EXIT_USAGE = 2
 """Bad usage or an invalid configuration: nothing was attempted."""
+EXIT_OUTCOME_UNKNOWN = 3
+"""The connection was lost while committing and the server could not be asked the outcome:
+the change may or may not have been made (check before retrying)."""
