@@ -21,6 +21,7 @@ from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
 from pgmonkey_cli._transfer._progress import ProgressBar
+from pgmonkey_cli._transfer._query import checked_query
 from pgmonkey_cli._transfer._settings import (
     CsvFormat,
     TransferResult,
@@ -100,9 +101,7 @@ def run_export(
             "times slower; install pgmonkey-cli[binary] (or psycopg[c]) for the compiled one."
         )
     try:
-        # The catalog lookup and the COPY see one snapshot; a --query cannot write.
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
+        _read_only_session(conn)
         relation: Relation | None = None
         if name is not None:
             relation = _lookup(conn, name, request.table or "")
@@ -112,7 +111,7 @@ def run_export(
                 request.export_file = default_export_file(relation.schema, relation.name)
                 _check_destination(request.export_file, request.overwrite)
         else:
-            source = _query_source(request.query or "")
+            source = checked_query(conn, request.query or "")
             label = "the query"
         assert request.export_file is not None
         result.export_file = request.export_file
@@ -121,7 +120,7 @@ def run_export(
         started = time.perf_counter()
         result.rows = _copy_out(conn, source, fmt, request)
         result.seconds = time.perf_counter() - started
-        conn.commit()
+        conn.rollback()  # an export changes nothing: whatever the query did is undone
         _save_format(request, result, say)
     finally:
         conn.close()
@@ -183,13 +182,20 @@ def _relation_source(relation: Relation) -> Any:
     return sql.SQL("(SELECT * FROM {})").format(ident)
 
 
-def _query_source(query: str) -> Any:
-    from psycopg import sql
+def _read_only_session(conn: psycopg.Connection[Any]) -> None:
+    """Make every transaction of ``conn`` read-only, and open the export's own.
 
-    text = query.strip().rstrip(";").strip()
-    if not text:
-        raise TransferUsageError("--query is empty")
-    return sql.SQL("({})").format(sql.SQL(text))  # the user's own SQL, run read-only
+    The export's transaction is ``REPEATABLE READ READ ONLY`` (the catalog lookup and the
+    ``COPY`` see one snapshot); the session default is read-only too, so that even a new
+    transaction could not write.
+    """
+    import psycopg
+
+    conn.read_only = True
+    conn.execute("SET default_transaction_read_only = on")
+    conn.commit()
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.execute("SELECT 1")  # psycopg opens the transaction: raw protocol calls follow
 
 
 def _copy_out(
