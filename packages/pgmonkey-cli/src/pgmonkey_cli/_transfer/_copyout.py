@@ -102,7 +102,7 @@ class CopyOut:
         except UnicodeEncodeError as exc:
             raise ExportDataError(
                 f"character {exc.object[exc.start : exc.end]!r} cannot be written in "
-                f"{self._transcode_to}; choose another --encoding. No file was written."
+                f"{self._transcode_to}; choose another --encoding"
             ) from None
 
 

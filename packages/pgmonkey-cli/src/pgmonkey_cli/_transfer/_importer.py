@@ -144,10 +144,19 @@ def run_import(
             could not be asked whether it committed (exit 3).
     """
     path = request.data_file
+    if str(path) == "-" and not path.exists():
+        raise TransferUsageError(
+            "--import_file -: reading standard input is not supported (the format is "
+            "detected from the start of the file, which is then read again); save the data "
+            "to a file first"
+        )
     if not path.exists():
         raise TransferUsageError(f"import file not found: {path}")
     if not path.is_file():
-        raise TransferUsageError(f"import file is not a regular file: {path}")
+        raise TransferUsageError(
+            f"import file is not a regular file: {path} (a FIFO or a device cannot be read "
+            "twice, as format detection and the import need; save the data to a file first)"
+        )
     schema, table = parse_table_name(request.table)
     if request.if_exists not in IF_EXISTS_MODES:
         raise TransferUsageError(f"--if-exists: expected one of {', '.join(IF_EXISTS_MODES)}")
