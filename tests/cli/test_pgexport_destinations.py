@@ -40,6 +40,19 @@ def _copy_output(env: TransferEnv) -> bytes:
     return bytes(data)
 
 
+def _read_in_thread(fifo: Path) -> tuple[threading.Thread, bytearray]:
+    """A started thread reading ``fifo`` to the end into the returned buffer."""
+    received = bytearray()
+
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            received.extend(fh.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    return reader, received
+
+
 def _listing(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -67,14 +80,7 @@ def test_stdout_gets_exactly_the_copy_output(env: TransferEnv) -> None:
 def test_fifo_is_written_as_a_stream(env: TransferEnv) -> None:
     fifo = env.workdir / "pipe"
     os.mkfifo(fifo)
-    received = bytearray()
-
-    def read() -> None:
-        with open(fifo, "rb") as fh:
-            received.extend(fh.read())
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    reader, received = _read_in_thread(fifo)
     result = _export(env, fifo)  # no --overwrite needed: nothing is replaced
     reader.join(timeout=60)
     assert result.returncode == 0, result.stderr
@@ -87,14 +93,7 @@ def test_fifo_through_a_symlink(env: TransferEnv) -> None:
     fifo = env.workdir / "pipe"
     os.mkfifo(fifo)
     (env.workdir / "link").symlink_to(fifo)
-    received = bytearray()
-
-    def read() -> None:
-        with open(fifo, "rb") as fh:
-            received.extend(fh.read())
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    reader, received = _read_in_thread(fifo)
     result = _export(env, env.workdir / "link", "--overwrite")
     reader.join(timeout=60)
     assert result.returncode == 0, result.stderr

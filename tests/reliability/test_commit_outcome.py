@@ -66,17 +66,22 @@ def env(pg_database: dict[str, Any], tmp_path: Path) -> Env:
     return Env(pg_database, tmp_path)
 
 
-def _proxy(env: Env, cut: Cut | None, *, stop_after_cut: bool = False) -> CommitProxy:
+def _import_through_proxy(
+    env: Env, cut: Cut | None, *, stop_after_cut: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run pgimport through a :class:`CommitProxy`; check that the cut (if any) happened."""
     target = (env.settings["host"], int(env.settings["port"]))
-    return CommitProxy(target, cut=cut, stop_after_cut=stop_after_cut)
+    with CommitProxy(target, cut=cut, stop_after_cut=stop_after_cut) as proxy:
+        result = env.pgimport(env.config_through(proxy))
+        assert proxy.cuts == (0 if cut is None else 1)
+    return result
 
 
 IMPORTED = [(1, "ada"), (2, "grace"), (3, "alan")]
 
 
 def test_through_the_proxy_without_a_cut(env: Env) -> None:
-    with _proxy(env, None) as proxy:
-        result = env.pgimport(env.config_through(proxy))
+    result = _import_through_proxy(env, None)
     assert result.returncode == EXIT_OK, result.stderr
     assert env.people() == IMPORTED
     assert "warning" not in result.stderr
@@ -84,9 +89,7 @@ def test_through_the_proxy_without_a_cut(env: Env) -> None:
 
 @pytest.mark.parametrize("cut", ["after", "reply"])
 def test_commit_forwarded_then_cut_reports_committed(env: Env, cut: Cut) -> None:
-    with _proxy(env, cut) as proxy:
-        result = env.pgimport(env.config_through(proxy))
-        assert proxy.cuts == 1
+    result = _import_through_proxy(env, cut)
     assert result.returncode == EXIT_OK, result.stderr
     assert "Imported 3 rows into public.people" in result.stdout
     assert "lost during COMMIT" in result.stderr
@@ -98,9 +101,7 @@ def test_commit_forwarded_then_cut_reports_committed(env: Env, cut: Cut) -> None
 def test_commit_never_forwarded_reports_rolled_back(env: Env) -> None:
     env.sql("CREATE TABLE people (id int, name text)")
     env.sql("INSERT INTO people VALUES (0, 'before')")
-    with _proxy(env, "before") as proxy:
-        result = env.pgimport(env.config_through(proxy))
-        assert proxy.cuts == 1
+    result = _import_through_proxy(env, "before")
     assert result.returncode == EXIT_FAILURE, result.stderr
     assert "lost during COMMIT" in result.stderr
     assert "the server confirms the transaction was rolled back" in result.stderr
@@ -111,9 +112,7 @@ def test_commit_never_forwarded_reports_rolled_back(env: Env) -> None:
 @pytest.mark.parametrize("cut", ["after", "before"])
 def test_outcome_unknown_when_the_server_cannot_be_asked(env: Env, cut: Cut) -> None:
     """The proxy is gone after the cut and the configuration points at it."""
-    with _proxy(env, cut, stop_after_cut=True) as proxy:
-        result = env.pgimport(env.config_through(proxy))
-        assert proxy.cuts == 1
+    result = _import_through_proxy(env, cut, stop_after_cut=True)
     assert result.returncode == EXIT_OUTCOME_UNKNOWN, result.stderr
     assert "whether the import was committed is unknown" in result.stderr
     assert "cannot reconnect" in result.stderr
@@ -131,8 +130,7 @@ def test_error_reply_to_commit_is_a_confirmed_rollback(env: Env) -> None:
     """A deferred constraint fails at COMMIT: the server said no, nothing was imported."""
     env.sql("CREATE TABLE people (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, name text)")
     env.sql("INSERT INTO people VALUES (2, 'already here')")
-    with _proxy(env, None) as proxy:
-        result = env.pgimport(env.config_through(proxy))
+    result = _import_through_proxy(env, None)
     assert result.returncode == EXIT_FAILURE
     assert "duplicate key value violates unique constraint" in result.stderr
     assert "Nothing was imported." in result.stderr
