@@ -15,7 +15,10 @@ import psycopg
 import pytest
 import yaml
 
+from pgmonkey.connections import connect
+from pgmonkey.testing import PostgresServer
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_OK, EXIT_OUTCOME_UNKNOWN
+from pgmonkey_cli._transfer._outcome import CommitOutcome, resolve_outcome, transaction_id
 from tests.reliability._proxy import CommitProxy, Cut
 
 pytestmark = pytest.mark.reliability
@@ -135,3 +138,30 @@ def test_error_reply_to_commit_is_a_confirmed_rollback(env: Env) -> None:
     assert "duplicate key value violates unique constraint" in result.stderr
     assert "Nothing was imported." in result.stderr
     assert env.people() == [(2, "already here")]
+
+
+def test_a_transaction_still_running_is_unknown(pg_server: PostgresServer) -> None:
+    """The server has not noticed the lost client: its transaction is still in progress."""
+    cfg = pg_server.config()
+    with connect(cfg, autocommit=False) as conn:
+        txn = transaction_id(conn)
+        resolution = resolve_outcome(txn, lambda: connect(cfg, autocommit=False), wait=0.3)
+        assert resolution.outcome is CommitOutcome.UNKNOWN
+        assert "still in progress" in resolution.reason
+        assert f"backend process {txn.pid}" in resolution.reason
+        conn.commit()
+    resolution = resolve_outcome(txn, lambda: connect(cfg, autocommit=False), wait=0.3)
+    assert resolution.outcome is CommitOutcome.COMMITTED
+
+
+def test_another_cluster_is_not_asked(
+    pg_server: PostgresServer, fault_server: PostgresServer
+) -> None:
+    """A reconnection that lands on another cluster (a multi-host list) proves nothing."""
+    with connect(pg_server.config(), autocommit=False) as conn:
+        txn = transaction_id(conn)
+        conn.rollback()
+    other = fault_server.config()
+    resolution = resolve_outcome(txn, lambda: connect(other, autocommit=False), wait=0.3)
+    assert resolution.outcome is CommitOutcome.UNKNOWN
+    assert "another server" in resolution.reason
