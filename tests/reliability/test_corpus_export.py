@@ -111,7 +111,7 @@ def test_query_corpus(entry: dict[str, str], corpus_db: CorpusDb, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temp or settings file
     if entry["outcome"] == "refused":
         assert error.startswith("pgmonkey: error: --query refused"), error
-        assert error.endswith("Nothing was run."), error
+        assert error.endswith("Nothing was run; no file was written."), error
     else:
         assert entry.get("error", "in a read-only transaction") in error, error
         assert error.endswith("no file was written"), error

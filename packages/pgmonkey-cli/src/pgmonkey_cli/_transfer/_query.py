@@ -31,11 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = ["QueryRefusedError", "checked_query"]
 
+_NOTHING = "Nothing was run; no file was written."
 _ONE_QUERY = "--query must be exactly one SELECT, VALUES, TABLE or WITH query"
 _READ_ONLY = (
     f"--query refused: not exactly one read-only query ({_ONE_QUERY} that only reads: no "
-    "INSERT, UPDATE, DELETE, MERGE, SELECT INTO or data-modifying WITH){detail}. Nothing "
-    "was run."
+    "INSERT, UPDATE, DELETE, MERGE, SELECT INTO or data-modifying WITH){detail}. " + _NOTHING
 )
 _SYNTAX_ERROR = "42601"
 
@@ -64,17 +64,15 @@ def checked_query(conn: psycopg.Connection[Any], query: str) -> Any:
     if error is not None:
         hint = f" ({_ONE_QUERY})" if error.diag.sqlstate == _SYNTAX_ERROR else ""
         raise QueryRefusedError(
-            f"--query refused by the server: {_describe(error)}{hint}. Nothing was run."
+            f"--query refused by the server: {_describe(error)}{hint}. {_NOTHING}"
         )
     if parameters:
         raise QueryRefusedError(
             f"--query refused: it has {parameters} parameter(s) ($1...), which an export "
-            "cannot supply. Nothing was run."
+            f"cannot supply. {_NOTHING}"
         )
     if not columns:
-        raise QueryRefusedError(
-            f"--query refused: it returns no rows ({_ONE_QUERY}). Nothing was run."
-        )
+        raise QueryRefusedError(f"--query refused: it returns no rows ({_ONE_QUERY}). {_NOTHING}")
     # Only parsed, never run; the text parsed alone, so it stays inside the parentheses.
     wrapped = f"SELECT * FROM (\n{text}\n) AS pgmonkey_query"  # noqa: S608
     error, _, _ = _parse(conn, wrapped)
