@@ -424,10 +424,12 @@ def test_export_query_runs_as_given_read_only(
     assert db.snapshot() == before
 
 
-def test_export_help_says_query_runs_as_given(capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_help_says_query_is_sql(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "pgexport", "--help")
     assert code == 0
-    assert "as given" in " ".join(out.split())
+    text = " ".join(out.split())
+    assert "exactly one SELECT, VALUES, TABLE or WITH query" in text
+    assert "It is SQL: never build it from untrusted input." in text
 
 
 # -- pgserverconfig: names in pg_hba.conf lines, parsed by the server itself --------------

@@ -39,7 +39,8 @@ def format_error(exc: BaseException) -> str:
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     """Call ``handler`` and map pgmonkey's errors to exit statuses.
 
-    Configuration errors exit with 2, every other failure with 1. The message goes to stderr
+    Configuration errors exit with 2, every other failure with 1 (or the error's own
+    ``exit_status``, e.g. 3 for a commit whose outcome is unknown). The message goes to stderr
     on one or two lines; ``--debug`` adds the traceback. A configuration warning raised as an
     error (``-W error``, ``PYTHONWARNINGS=error``) is an invalid configuration (exit 2); any
     other warning raised as an error is a failure (exit 1). Unexpected exceptions (bugs) are
@@ -58,7 +59,7 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except PgMonkeyError as exc:
         _report(exc, args)
-        return EXIT_FAILURE
+        return int(getattr(exc, "exit_status", EXIT_FAILURE))
     except Warning as exc:
         _report(exc, args, unexpected=not _is_config_warning(exc))
         return EXIT_USAGE if _is_config_warning(exc) else EXIT_FAILURE

@@ -56,7 +56,7 @@ class CopyOut:
             self._encoder = codecs.getincrementalencoder(transcode_to)("strict")
 
     def run(self, conn: psycopg.Connection[Any], statement: Any) -> int:
-        """Run ``statement`` (a composed ``COPY ... TO STDOUT``, in a transaction).
+        """Run ``statement`` (one composed ``COPY ... TO STDOUT``, in a transaction).
 
         Returns:
             The number of data rows written.
@@ -67,7 +67,8 @@ class CopyOut:
         if conn.info.transaction_status == pq.TransactionStatus.IDLE:
             conn.execute("SELECT 1")  # psycopg opens the (read-only) transaction: raw COPY next
         pgconn = conn.pgconn
-        pgconn.send_query(statement.as_bytes(conn))
+        # The extended protocol: the server refuses more than one statement.
+        pgconn.send_query_params(statement.as_bytes(conn), None)
         res = pgconn.get_result()
         if res is None or res.status != pq.ExecStatus.COPY_OUT:
             _drain_results(pgconn)
@@ -101,7 +102,7 @@ class CopyOut:
         except UnicodeEncodeError as exc:
             raise ExportDataError(
                 f"character {exc.object[exc.start : exc.end]!r} cannot be written in "
-                f"{self._transcode_to}; choose another --encoding. No file was written."
+                f"{self._transcode_to}; choose another --encoding"
             ) from None
 
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from pgmonkey.errors import ConfigError, PgMonkeyError
+from pgmonkey_cli._exit import EXIT_OUTCOME_UNKNOWN
 
-__all__ = ["ExportDataError", "ImportDataError", "TransferError", "TransferUsageError"]
+__all__ = [
+    "CommitOutcomeUnknownError",
+    "ExportDataError",
+    "ImportDataError",
+    "TransferError",
+    "TransferUsageError",
+]
 
 
 class TransferError(PgMonkeyError):
@@ -25,6 +32,15 @@ class ImportDataError(TransferError):
         self.line = line
         self.column = column
         super().__init__(message)
+
+
+class CommitOutcomeUnknownError(TransferError):
+    """The connection was lost during ``COMMIT`` and the outcome could not be learned.
+
+    The rows may or may not be in the table (exit status 3: check before retrying).
+    """
+
+    exit_status = EXIT_OUTCOME_UNKNOWN
 
 
 class ExportDataError(TransferError):

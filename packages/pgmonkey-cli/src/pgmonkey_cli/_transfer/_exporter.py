@@ -1,14 +1,14 @@
 """``pgmonkey pgexport``: ``COPY ... TO STDOUT`` streamed straight into a file.
 
-The file is written under a temporary name next to the destination and renamed at the end,
-so a failed export never leaves a partial file (nor clobbers an existing one). The transfer
-itself is in :mod:`._copyout`.
+A regular file is written under a temporary name next to the destination and renamed at the
+end, so a failed export never leaves a partial file (nor clobbers an existing one); FIFOs,
+the terminal, ``/dev/null`` and standard output are written as a stream (see
+:mod:`._destination`). The transfer itself is in :mod:`._copyout`, the checks of
+``--query`` in :mod:`._query`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pgmonkey_cli._transfer._connect import Relation, lookup_relation, messenger
-from pgmonkey_cli._transfer._copyout import WRITE_BUFFER, CopyOut
+from pgmonkey_cli._transfer._copyout import CopyOut
+from pgmonkey_cli._transfer._destination import Destination, examine, opened
 from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
 from pgmonkey_cli._transfer._progress import ProgressBar
+from pgmonkey_cli._transfer._query import checked_query
 from pgmonkey_cli._transfer._settings import (
     CsvFormat,
     TransferResult,
@@ -89,8 +91,9 @@ def run_export(
     if request.query is not None and request.export_file is None:
         raise TransferUsageError("--query needs --export_file (there is no table to name it)")
     name = parse_table_name(request.table) if request.table is not None else None
+    destination: Destination | None = None
     if request.export_file is not None:
-        _check_destination(request.export_file, request.overwrite)
+        destination = examine(request.export_file, overwrite=request.overwrite)
 
     result = ExportResult()
     conn = connect()
@@ -100,67 +103,59 @@ def run_export(
             "times slower; install pgmonkey-cli[binary] (or psycopg[c]) for the compiled one."
         )
     try:
-        # The catalog lookup and the COPY see one snapshot; a --query cannot write.
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
+        _read_only_session(conn)
         relation: Relation | None = None
         if name is not None:
             relation = _lookup(conn, name, request.table or "")
             source = _relation_source(relation)
             label = f"{relation.schema}.{relation.name}"
-            if request.export_file is None:
+            if destination is None:
                 request.export_file = default_export_file(relation.schema, relation.name)
-                _check_destination(request.export_file, request.overwrite)
+                destination = examine(request.export_file, overwrite=request.overwrite)
         else:
-            source = _query_source(request.query or "")
+            source = checked_query(conn, request.query or "")
             label = "the query"
-        assert request.export_file is not None
+        assert destination is not None
         result.export_file = request.export_file
-        fmt = _resolve_format(request, result)
+        fmt = _resolve_format(request, destination, result)
         result.format = fmt
         started = time.perf_counter()
-        result.rows = _copy_out(conn, source, fmt, request)
+        result.rows = _copy_out(conn, source, fmt, destination, request.progress)
         result.seconds = time.perf_counter() - started
-        conn.commit()
-        _save_format(request, result, say)
+        conn.rollback()  # an export changes nothing: whatever the query did is undone
+        _save_format(destination, result, say)
     finally:
         conn.close()
     say(
-        f"Exported {result.rows:,} rows from {label} to {result.export_file} in "
+        f"Exported {result.rows:,} rows from {label} to {destination} in "
         f"{result.seconds:.2f} s ({result.rate:,.0f} rows/s)."
     )
     return result
 
 
-def _check_destination(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise TransferUsageError(f"export file already exists: {path} (use --overwrite)")
-    if path.is_dir():
-        raise TransferUsageError(f"export file is a directory: {path}")
-    if not path.parent.exists() and str(path.parent) not in ("", "."):
-        raise TransferUsageError(f"directory does not exist: {path.parent}")
-
-
-def _resolve_format(request: ExportRequest, result: ExportResult) -> CsvFormat:
-    assert request.export_file is not None
-    settings_file = settings_path(request.export_file, "pgexport")
-    result.settings_file = settings_file
+def _resolve_format(
+    request: ExportRequest, destination: Destination, result: ExportResult
+) -> CsvFormat:
     flags = {k: v for k, v in request.overrides.items() if v is not None}
+    if not destination.is_file:  # a stream has no settings file beside it
+        return validate_format(CsvFormat().merged(flags))
+    settings_file = settings_path(destination.path, "pgexport")
+    result.settings_file = settings_file
     fmt = load_format(settings_file, flags)
     return fmt if fmt is not None else validate_format(CsvFormat().merged(flags))
 
 
-def _save_format(request: ExportRequest, result: ExportResult, say: Callable[[str], None]) -> None:
+def _save_format(
+    destination: Destination, result: ExportResult, say: Callable[[str], None]
+) -> None:
     """Write the settings file after a successful first export (never after a failure)."""
-    assert request.export_file is not None
-    assert result.settings_file is not None
-    if result.settings_file.exists():
+    if result.settings_file is None or result.settings_file.exists():
         return
     result.settings_written = save_settings(
         result.settings_file,
         result.format,
         kind="pgexport",
-        data_file=request.export_file,
+        data_file=destination.path,
         say=say,
     )
 
@@ -183,25 +178,32 @@ def _relation_source(relation: Relation) -> Any:
     return sql.SQL("(SELECT * FROM {})").format(ident)
 
 
-def _query_source(query: str) -> Any:
-    from psycopg import sql
+def _read_only_session(conn: psycopg.Connection[Any]) -> None:
+    """Make every transaction of ``conn`` read-only, and open the export's own.
 
-    text = query.strip().rstrip(";").strip()
-    if not text:
-        raise TransferUsageError("--query is empty")
-    return sql.SQL("({})").format(sql.SQL(text))  # the user's own SQL, run read-only
+    The export's transaction is ``REPEATABLE READ READ ONLY`` (the catalog lookup and the
+    ``COPY`` see one snapshot); the session default is read-only too, so that even a new
+    transaction could not write.
+    """
+    import psycopg
+
+    conn.read_only = True
+    conn.execute("SET default_transaction_read_only = on")
+    conn.commit()
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.execute("SELECT 1")  # psycopg opens the transaction: raw protocol calls follow
 
 
 def _copy_out(
     conn: psycopg.Connection[Any],
     source: Any,
     fmt: CsvFormat,
-    request: ExportRequest,
+    destination: Destination,
+    progress: bool,
 ) -> int:
     import psycopg
     from psycopg import sql
 
-    assert request.export_file is not None
     native = pg_encoding(fmt.encoding)
     statement = sql.SQL(
         "COPY {source} TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter}, QUOTE {quote}, "
@@ -215,29 +217,24 @@ def _copy_out(
         encoding=sql.Literal(native or "UTF8"),
     )
 
-    destination = request.export_file
-    directory = destination.parent if str(destination.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=directory)
-    tmp = Path(tmp_name)
     try:
         with (
-            os.fdopen(fd, "wb", buffering=WRITE_BUFFER) as fh,
-            ProgressBar(
-                enabled=request.progress, total=None, desc="Exporting", rows_label="rows"
-            ) as bar,
+            opened(destination) as fh,
+            ProgressBar(enabled=progress, total=None, desc="Exporting", rows_label="rows") as bar,
         ):
             copier = CopyOut(fh, transcode_to=fmt.encoding if native is None else None, bar=bar)
             rows = copier.run(conn, statement)
-        if not request.overwrite and destination.exists():
-            raise TransferUsageError(f"export file appeared meanwhile: {destination}")
-        os.replace(tmp, destination)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+    except (psycopg.Error, ExportDataError) as exc:
         if isinstance(exc, psycopg.Error):
             diag = exc.diag
-            message = (diag.message_primary or str(exc)).strip()
+            message = "export failed: " + (diag.message_primary or str(exc)).strip()
             if diag.message_detail:
                 message += f" ({diag.message_detail.strip()})"
-            raise ExportDataError(f"export failed: {message}; no file was written") from None
-        raise
+        else:
+            message = str(exc)
+        if destination.is_file:
+            raise ExportDataError(f"{message}; no file was written") from None
+        raise ExportDataError(
+            f"{message}; what was written to {destination} is incomplete"
+        ) from None
     return rows

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,12 +15,24 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pgmonkey_cli._transfer._connect import lookup_relation, messenger
 from pgmonkey_cli._transfer._encodings import bom_length, detect_bom
-from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
+from pgmonkey_cli._transfer._errors import (
+    CommitOutcomeUnknownError,
+    ImportDataError,
+    TransferUsageError,
+)
 from pgmonkey_cli._transfer._names import (
     normalise_column_name,
     normalise_column_names,
     parse_table_name,
     settings_path,
+)
+from pgmonkey_cli._transfer._outcome import (
+    CommitOutcome,
+    CommitResult,
+    TransactionId,
+    commit,
+    status_query,
+    transaction_id,
 )
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import (
@@ -78,6 +92,7 @@ class ImportResult(TransferResult):
 
     table: str = ""
     created: bool = False
+    warning: str | None = None  # e.g. committed, but the connection was lost during COMMIT
 
 
 @dataclass
@@ -125,12 +140,23 @@ def run_import(
     Raises:
         TransferUsageError: bad arguments or settings (exit 2).
         ImportDataError: the import was aborted; nothing was committed (exit 1).
+        CommitOutcomeUnknownError: the connection was lost during COMMIT and the server
+            could not be asked whether it committed (exit 3).
     """
     path = request.data_file
+    if str(path) == "-" and not path.exists():
+        raise TransferUsageError(
+            "--import_file -: reading standard input is not supported (the format is "
+            "detected from the start of the file, which is then read again); save the data "
+            "to a file first"
+        )
     if not path.exists():
         raise TransferUsageError(f"import file not found: {path}")
     if not path.is_file():
-        raise TransferUsageError(f"import file is not a regular file: {path}")
+        raise TransferUsageError(
+            f"import file is not a regular file: {path} (a FIFO or a device cannot be read "
+            "twice, as format detection and the import need; save the data to a file first)"
+        )
     schema, table = parse_table_name(request.table)
     if request.if_exists not in IF_EXISTS_MODES:
         raise TransferUsageError(f"--if-exists: expected one of {', '.join(IF_EXISTS_MODES)}")
@@ -145,13 +171,15 @@ def run_import(
     sample = _read_sample(path, fmt)
     conn = connect()
     try:
-        _import(conn, request, fmt, sample, (schema, table), result, say)
+        _import(conn, request, fmt, sample, (schema, table), result, say, connect)
     finally:
         conn.close()
     say(
         f"Imported {result.rows:,} rows into {result.table} in {result.seconds:.2f} s "
         f"({result.rate:,.0f} rows/s)."
     )
+    if result.warning:
+        print(f"pgmonkey: warning: {result.warning}", file=sys.stderr, flush=True)
     return result
 
 
@@ -248,33 +276,66 @@ def _import(
     name: tuple[str | None, str],
     result: ImportResult,
     say: Callable[[str], None],
+    reconnect: Callable[[], psycopg.Connection[Any]],
 ) -> None:
     import psycopg
     from psycopg import sql
 
     relname = name[1]
     try:
-        with conn.transaction():
-            target = _prepare_table(conn, request, fmt, sample, name, say)
-            relname = target.name
-            if _TEMP_SCHEMA.match(target.schema):
-                raise TransferUsageError(
-                    f"--table {request.table!r} is a temporary table: it would vanish when "
-                    "pgimport's connection closes; nothing was imported"
-                )
-            ident = sql.Identifier(target.schema, target.name)
-            result.table = f"{target.schema}.{target.name}"
-            result.created = target.created
-            if request.if_exists == "truncate" and not target.created:
-                conn.execute(sql.SQL("TRUNCATE {}").format(ident))
-            if sample.empty:
-                say(f"{request.data_file} is empty: nothing to import.")
-                return
+        txn = transaction_id(conn)  # opens the transaction; asked about if COMMIT is lost
+        target = _prepare_table(conn, request, fmt, sample, name, say)
+        relname = target.name
+        if _TEMP_SCHEMA.match(target.schema):
+            raise TransferUsageError(
+                f"--table {request.table!r} is a temporary table: it would vanish when "
+                "pgimport's connection closes; nothing was imported"
+            )
+        ident = sql.Identifier(target.schema, target.name)
+        result.table = f"{target.schema}.{target.name}"
+        result.created = target.created
+        if request.if_exists == "truncate" and not target.created:
+            conn.execute(sql.SQL("TRUNCATE {}").format(ident))
+        if sample.empty:
+            say(f"{request.data_file} is empty: nothing to import.")
+        else:
             started = time.perf_counter()
             result.rows = _copy(conn, request, fmt, target, ident)
             result.seconds = time.perf_counter() - started
-    except psycopg.Error as exc:
+    except BaseException as exc:
+        # COMMIT was never sent: the server cannot have committed anything.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+        if isinstance(exc, psycopg.Error):
+            raise _copy_error(exc, request, fmt, relname) from None
+        raise
+    try:
+        committed = commit(conn, txn, reconnect)
+    except psycopg.Error as exc:  # an error reply to COMMIT: the server rolled back
         raise _copy_error(exc, request, fmt, relname) from None
+    _report_commit(committed, txn, request, result)
+
+
+def _report_commit(
+    committed: CommitResult, txn: TransactionId, request: ImportRequest, result: ImportResult
+) -> None:
+    """Turn a COMMIT that lost its connection into the server's answer, or an honest doubt."""
+    if not committed.lost:
+        return
+    lost = f"the connection to the server was lost during COMMIT ({committed.error})"
+    if committed.outcome is CommitOutcome.COMMITTED:
+        result.warning = f"{lost}; the server confirms the import was committed"
+    elif committed.outcome is CommitOutcome.ROLLED_BACK:
+        raise ImportDataError(
+            f"{request.data_file}: {lost}; the server confirms the transaction was rolled "
+            "back. Nothing was imported."
+        )
+    else:
+        raise CommitOutcomeUnknownError(
+            f"{request.data_file}: {lost}, and whether the import was committed is unknown "
+            f"({committed.reason}). Check before retrying: on the server, "
+            f"{status_query(txn)} says 'committed' or 'aborted'."
+        )
 
 
 def _copy(

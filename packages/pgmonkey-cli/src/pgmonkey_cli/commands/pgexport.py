@@ -18,7 +18,8 @@ as "" (PostgreSQL's CSV convention), so pgimport restores both exactly.
 
 The default file name comes from the table: public.people -> people.csv, sales.people ->
 sales.people.csv; other characters are percent-encoded, so it never leaves the current
-directory. An existing file is never replaced without --overwrite. The format
+directory. An existing file is never replaced without --overwrite, and only regular
+files are replaced, atomically; "-" writes to standard output. The format
 (delimiter, quote, encoding, header, NULL) is kept next to the file in
 people.pgexport.yaml, written on first use; flags override it.
 """
@@ -39,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     what.add_argument(
         "--query",
-        help='A query to export instead, e.g. "SELECT * FROM people WHERE ...". It is SQL '
-        "and runs as given (read-only): never build it from untrusted input.",
+        help='A query to export instead, e.g. "SELECT * FROM people WHERE ...": exactly one '
+        "SELECT, VALUES, TABLE or WITH query (a trailing ; is allowed), checked by the server "
+        "before it runs and run read-only. It is SQL: never build it from untrusted input.",
     )
     add_config_options(parser)
     parser.add_argument(
@@ -48,10 +50,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--export-file",
         dest="export_file",
         metavar="EXPORT_FILE",
-        help="Path to the CSV file to export to (default: based on table name).",
+        help="Path to the CSV file to export to (default: based on table name); - for "
+        "standard output. A FIFO, the terminal or /dev/null is written as a stream.",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="Replace the export file if it exists."
+        "--overwrite",
+        action="store_true",
+        help="Replace the export file if it exists (only regular files are ever replaced).",
     )
     add_format_options(parser)
     parser.add_argument(
@@ -76,5 +81,7 @@ def _handle(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    run_export(request, lambda: connect(cfg, autocommit=False), sys.stdout)
+    # With --export_file - the data is stdout: every message goes to stderr.
+    out = sys.stderr if args.export_file == "-" else sys.stdout
+    run_export(request, lambda: connect(cfg, autocommit=False), out)
     return 0

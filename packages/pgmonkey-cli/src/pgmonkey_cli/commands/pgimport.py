@@ -18,6 +18,10 @@ On first use the file's encoding, delimiter, quote character and header are dete
 written next to it (data.csv -> data.pgimport.yaml); later runs read that file. Flags
 override it. A missing table is created from the header (text columns, or --infer-types).
 An unquoted empty field is NULL, a quoted "" is the empty string (as in PostgreSQL's COPY).
+
+If the connection is lost during COMMIT, pgimport asks the server what happened: exit
+status 0 if it committed (with a warning), 1 if it rolled back, 3 if it cannot be learned
+(check before retrying: the message gives the query that tells).
 """
 
 
