@@ -19,6 +19,7 @@ from pgmonkey_cli._transfer._connect import Relation, lookup_relation, messenger
 from pgmonkey_cli._transfer._copyout import WRITE_BUFFER, CopyOut
 from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
+from pgmonkey_cli._transfer._legacy import convert_legacy_settings
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import (
@@ -116,7 +117,7 @@ def run_export(
             label = "the query"
         assert request.export_file is not None
         result.export_file = request.export_file
-        fmt = _resolve_format(request, result)
+        fmt = _resolve_format(request, result, say)
         result.format = fmt
         started = time.perf_counter()
         result.rows = _copy_out(conn, source, fmt, request)
@@ -141,13 +142,23 @@ def _check_destination(path: Path, overwrite: bool) -> None:
         raise TransferUsageError(f"directory does not exist: {path.parent}")
 
 
-def _resolve_format(request: ExportRequest, result: ExportResult) -> CsvFormat:
+def _resolve_format(
+    request: ExportRequest, result: ExportResult, say: Callable[[str], None]
+) -> CsvFormat:
     assert request.export_file is not None
     settings_file = settings_path(request.export_file, "pgexport")
     result.settings_file = settings_file
     flags = {k: v for k, v in request.overrides.items() if v is not None}
     fmt = load_format(settings_file, flags)
-    return fmt if fmt is not None else validate_format(CsvFormat().merged(flags))
+    if fmt is not None:
+        return fmt
+    converted = convert_legacy_settings(
+        request.export_file, settings_file, kind="pgexport", say=say
+    )
+    if converted is not None:  # a pgmonkey 3.x out.yaml next to the export file
+        legacy_fmt, result.settings_written = converted
+        return validate_format(legacy_fmt.merged(flags))
+    return validate_format(CsvFormat().merged(flags))
 
 
 def _save_format(request: ExportRequest, result: ExportResult, say: Callable[[str], None]) -> None:
