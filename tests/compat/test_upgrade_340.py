@@ -109,7 +109,8 @@ def migration_step_1() -> list[list[str]]:
     text = MIGRATION.read_text(encoding="utf-8")
     match = re.search(r"^## Step 1.*?```bash\n(.*?)```", text, flags=re.S | re.M)
     assert match, "docs/migration.md has no '## Step 1' section with a bash block"
-    commands = [shlex.split(line) for line in match.group(1).splitlines() if line.strip()]
+    lines = [line.strip() for line in match.group(1).splitlines()]
+    commands = [shlex.split(line) for line in lines if line and not line.startswith("#")]
     assert commands, "docs/migration.md's Step 1 has no commands"
     assert all(c[:1] == ["pip"] for c in commands), commands
     return commands
