@@ -253,6 +253,19 @@ def build(session: nox.Session) -> None:
     session.log(f"{len(wheels)} wheels and sdists built and installed alone")
 
 
+@nox.session(python=PYTHONS[-1], tags=["ci"])
+def compat(session: nox.Session) -> None:
+    """Run pgmonkey 3.4.0's README examples, upgrade as docs/migration.md says, compare.
+
+    The suite builds its own virtual environment (pgmonkey 3.4.0 from PyPI, then the local
+    packages); this session only needs the test tools and the core for its fixtures.
+    """
+    _install_editable(session, "core")
+    session.install("uv")
+    session.env["PGMONKEY_COMPAT"] = "1"
+    _pytest(session, "tests/compat")
+
+
 @nox.session(python=[PYTHONS[0], PYTHONS[-1]], tags=["ci"])
 def reliability(session: nox.Session) -> None:
     """Run the fault, load and security suite and print its summary table.

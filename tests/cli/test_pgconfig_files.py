@@ -19,14 +19,22 @@ def test_create_writes_the_template_with_mode_0600(run_pgmonkey: Any, tmp_path: 
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-def test_create_refuses_to_overwrite_without_force(run_pgmonkey: Any, tmp_path: Path) -> None:
+def test_create_leaves_an_existing_file_alone_and_exits_0(
+    run_pgmonkey: Any, tmp_path: Path
+) -> None:
+    # Idempotent as in 3.x (exit 0 with a message); only --force replaces the file.
     target = tmp_path / "app.yaml"
     target.write_text("mine: true\n")
+    target.chmod(0o640)
     result = run_pgmonkey("pgconfig", "create", "--connconfig", str(target))
-    assert result.returncode == 1
-    assert "already exists" in result.stderr
-    assert len(result.stderr.splitlines()) <= 2
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Configuration file already exists: {target}",
+        "Edit this file to update settings, or run again with --force to replace it.",
+    ]
+    assert result.stderr == ""
     assert target.read_text() == "mine: true\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # not touched at all
 
     forced = run_pgmonkey("pgconfig", "create", "--connconfig", str(target), "--force")
     assert forced.returncode == 0, forced.stderr

@@ -250,5 +250,39 @@ def test_audit_connection_failure_exits_1(
     result = run_pgmonkey("pgserverconfig", "--connconfig", str(path), "--audit")
     assert result.returncode == 1
     assert result.stderr.startswith("pgmonkey: error: audit failed")
-    assert len(result.stderr.splitlines()) <= 2
+    assert result.stderr.rstrip().endswith(
+        "(the recommendations above come from the configuration only)"
+    )
+    assert len(result.stderr.splitlines()) <= 3
     assert "not-the-password-42" not in result.stdout + result.stderr
+    # As 3.x did, the recommendations are still printed: the same as without --audit.
+    plain = run_pgmonkey("pgserverconfig", "--connconfig", str(path))
+    assert result.stdout == plain.stdout
+    assert "max_connections = " in result.stdout
+
+    as_json = run_pgmonkey("pgserverconfig", "--connconfig", str(path), "--audit", "--json")
+    assert as_json.returncode == 1
+    data = json.loads(as_json.stdout)
+    assert "password authentication failed" in data["audit_error"]
+    assert data["postgresql_conf"] == json.loads(plain_json(run_pgmonkey, path))["postgresql_conf"]
+
+
+def test_audit_of_an_unreachable_server_still_recommends(
+    run_pgmonkey: Any, write_config: Any
+) -> None:
+    # Nothing listens on port 1: the audit fails, the recommendations are printed, exit 1.
+    path = write_config(
+        {"connection_settings": {"host": "127.0.0.1", "port": 1, "connect_timeout": 2}}
+    )
+    result = run_pgmonkey("pgserverconfig", "--connconfig", str(path), "--audit")
+    assert result.returncode == 1
+    assert "max_connections = " in result.stdout
+    assert "pg_hba.conf" in result.stdout
+    assert "audit failed" in result.stderr
+    assert "Connection refused" in result.stderr or "refused" in result.stderr.lower()
+
+
+def plain_json(run_pgmonkey: Any, path: Path) -> str:
+    result = run_pgmonkey("pgserverconfig", "--connconfig", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    return str(result.stdout)

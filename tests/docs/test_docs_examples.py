@@ -134,6 +134,9 @@ SCRIPTS: dict[str, Script] = {
         ]
     ),
     "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
+    "connection-types/two_managers.py": Script(
+        stdout=[r"^same pool: True$", r"^still works: True$", r"^closed: True$"]
+    ),
     "testing/start_server.py": Script(stdout=[r"PostgreSQL 1\d", r"rows: \[\(1, 'one'\)\]"]),
     "testing/test_orders.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
     "testing/test_factories.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),

@@ -1,4 +1,9 @@
-"""``pgmonkey pgconfig create``: write the configuration template, never clobbering a file."""
+"""``pgmonkey pgconfig create``: write the configuration template, never clobbering a file.
+
+Like pgmonkey 3.x, creating a file that already exists is not an error: the file is left
+alone, a message says so and the command exits with 0 (it is idempotent, so a provisioning
+script can run it every time). ``--force`` replaces the file atomically with a fresh template.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,12 @@ def write_private_file(path: Path, text: str, *, overwrite: bool) -> None:
 
 
 def create_config(args: argparse.Namespace) -> int:
-    """Write the template to ``args.connconfig``; refuse to overwrite without ``--force``."""
+    """Write the template to ``args.connconfig``; an existing file is kept unless ``--force``.
+
+    Returns:
+        0 when the template was written or the file already exists (and is left alone);
+        1 when the path is a directory or cannot be written.
+    """
     from pgmonkey.config import template_text
 
     path = Path(args.connconfig)
@@ -34,17 +44,13 @@ def create_config(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     existed = path.exists()
     if existed and not args.force:
-        print(
-            f"pgmonkey: error: Configuration file already exists: {path}\n"
-            "  Edit it, or run again with --force to replace it with a fresh template.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
+        _report_existing(path)
+        return EXIT_OK
     try:
         write_private_file(path, template_text(), overwrite=bool(args.force))
-    except FileExistsError:
-        print(f"pgmonkey: error: Configuration file already exists: {path}", file=sys.stderr)
-        return EXIT_FAILURE
+    except FileExistsError:  # created by someone else since the check: still left alone
+        _report_existing(path)
+        return EXIT_OK
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(f"pgmonkey: error: cannot write {path}: {reason}", file=sys.stderr)
@@ -53,3 +59,9 @@ def create_config(args: argparse.Namespace) -> int:
     print(f"New configuration template {verb}: {path}")
     print(f"File mode 0600. Edit it, then run: pgmonkey pgconfig test --connconfig {path}")
     return EXIT_OK
+
+
+def _report_existing(path: Path) -> None:
+    # 3.x printed the same two lines (on stdout, exit 0); the hint about --force is new.
+    print(f"Configuration file already exists: {path}")
+    print("Edit this file to update settings, or run again with --force to replace it.")

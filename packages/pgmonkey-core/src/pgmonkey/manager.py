@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Coroutine, Mapping
 from types import TracebackType
@@ -30,6 +31,9 @@ VALID_CONNECTION_TYPES = _cache.VALID_CONNECTION_TYPES
 
 AnyConnection = Connection | ConnectionPool | AsyncConnection | AsyncConnectionPool
 
+#: One token per manager: what it holds in the shared cache (never reused, unlike id()).
+_holder_tokens = itertools.count(1)
+
 
 class PGConnectionManager:
     """Hands out connections and pools from a process-wide cache.
@@ -38,12 +42,27 @@ class PGConnectionManager:
     type get the same object. The cache key is a digest of the resolved configuration plus the
     connection type (plus the event loop for the async types). Unchanged files are not re-read.
 
+    Each manager *holds* what it handed out. :meth:`clear_cache` (and
+    :meth:`clear_cache_async`, :meth:`close`, :meth:`aclose`, leaving ``with`` /
+    ``async with PGConnectionManager()``) releases only this manager's holds, and an object is
+    closed when no manager holds it any more: one part of a program clearing its manager never
+    closes a pool another part is using (as in pgmonkey 3.x, whose managers were independent).
+    :attr:`cache_info` describes what this manager holds. A manager that is garbage-collected
+    keeps its holds (the objects it handed out may still be in use); what is still open at
+    interpreter exit is closed then.
+
     The connection type is the ``connection_type`` argument, else the configuration's
     ``connection_type``, else ``normal``. For ``async`` and ``async_pool`` the call returns a
     coroutine to await.
     """
 
     VALID_CONNECTION_TYPES = VALID_CONNECTION_TYPES
+
+    @property
+    def _holder(self) -> int:
+        # Created on first use (subclasses need not call __init__); setdefault keeps one
+        # token when two threads get here first at once.
+        return int(self.__dict__.setdefault("_pgmonkey_holder", next(_holder_tokens)))
 
     @overload
     def get_database_connection(
@@ -135,7 +154,9 @@ class PGConnectionManager:
             resolve_env=resolve_env,
             allow_sensitive_defaults=allow_sensitive_defaults,
         )
-        return _cache.lookup(loaded.config, loaded.digest, connection_type, force_reload)
+        return _cache.lookup(
+            loaded.config, loaded.digest, connection_type, force_reload, self._holder
+        )
 
     def get_database_connection_from_dict(
         self,
@@ -163,32 +184,39 @@ class PGConnectionManager:
             resolve_env=resolve_env,
             allow_sensitive_defaults=allow_sensitive_defaults,
         )
-        return _cache.lookup(config, config_digest(config), connection_type, force_reload)
+        return _cache.lookup(
+            config, config_digest(config), connection_type, force_reload, self._holder
+        )
 
     @property
     def cache_info(self) -> dict[str, Any]:
-        """``{"size": n, "connection_types": {type: count}, "entries": [...]}`` (no secrets)."""
-        return _cache.info()
+        """What this manager holds (what :meth:`clear_cache` would release).
+
+        ``{"size": n, "connection_types": {type: count}, "entries": [...]}``, with the type,
+        host, port and dbname of each object; no secrets.
+        """
+        return _cache.info(self._holder)
 
     def clear_cache(self) -> None:
-        """Close and forget every cached object (shared by all managers).
+        """Release what this manager handed out; close what no other manager holds.
 
-        Async objects are closed in their own loop when it is running (scheduled, when called
-        from inside it: prefer ``await clear_cache_async()`` there).
+        Objects another manager also handed out stay open for it. Async objects are closed in
+        their own loop when it is running (scheduled, when called from inside it: prefer
+        ``await clear_cache_async()`` there).
         """
-        _cache.clear()
+        _cache.clear(self._holder)
 
     async def clear_cache_async(self) -> None:
-        """Close and forget every cached object, awaiting the async ones of this loop."""
-        await _cache.clear_async()
+        """Like :meth:`clear_cache`, awaiting the closing of this loop's async objects."""
+        await _cache.clear_async(self._holder)
 
     async def aclose(self) -> None:
         """Same as :meth:`clear_cache_async`: for ``async with PGConnectionManager():``."""
-        await _cache.clear_async()
+        await _cache.clear_async(self._holder)
 
     def close(self) -> None:
-        """Same as :meth:`clear_cache`."""
-        _cache.clear()
+        """Same as :meth:`clear_cache`: for ``with PGConnectionManager():``."""
+        _cache.clear(self._holder)
 
     def __enter__(self) -> PGConnectionManager:
         return self

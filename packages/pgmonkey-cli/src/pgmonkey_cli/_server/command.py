@@ -12,7 +12,13 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the recommendations, or the audit with ``--audit``."""
+    """Print the recommendations, or the audit with ``--audit``.
+
+    Returns:
+        0 when the recommendations (or the audit) were printed; 1 when ``--audit`` could not
+        reach the server (the recommendations are printed all the same, the error on stderr);
+        2 for an invalid configuration or option.
+    """
     from pgmonkey.errors import ConfigError, PgMonkeyError
     from pgmonkey_cli._errors import format_error
     from pgmonkey_cli._options import load_config_from_args
@@ -35,7 +41,17 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError:
             raise  # an invalid configuration: exit 2, like every other command
         except PgMonkeyError as exc:
+            # Like 3.x, fall back to the recommendations (they need no server), but say the
+            # audit failed and exit 1: a script must not take this for a completed audit.
+            recs = recommend(cfg, processes=args.processes, client_networks=networks)
+            if args.json:
+                print(report.recommendations_json(source, recs, audit_error=format_error(exc)))
+            else:
+                print(report.recommendations_text(source, recs))
             print(f"pgmonkey: error: audit failed: {format_error(exc)}", file=sys.stderr)
+            print(
+                "  (the recommendations above come from the configuration only)", file=sys.stderr
+            )
             return EXIT_FAILURE
         print(
             report.audit_json(source, result) if args.json else report.audit_text(source, result)

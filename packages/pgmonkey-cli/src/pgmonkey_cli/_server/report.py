@@ -58,9 +58,14 @@ def recommendations_text(source: str, recs: Recommendations) -> str:
     return "\n".join(out)
 
 
-def recommendations_json(source: str, recs: Recommendations) -> str:
-    """The recommendations as JSON."""
-    return json.dumps({"config": source, **recs.as_dict()}, indent=2)
+def recommendations_json(
+    source: str, recs: Recommendations, *, audit_error: str | None = None
+) -> str:
+    """The recommendations as JSON (with ``audit_error`` when an audit could not run)."""
+    data: dict[str, Any] = {"config": source, **recs.as_dict()}
+    if audit_error is not None:
+        data["audit_error"] = audit_error
+    return json.dumps(data, indent=2)
 
 
 def audit_text(source: str, result: AuditResult) -> str:

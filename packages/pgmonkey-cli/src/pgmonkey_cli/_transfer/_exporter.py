@@ -20,6 +20,7 @@ from pgmonkey_cli._transfer._copyout import CopyOut
 from pgmonkey_cli._transfer._destination import Destination, examine, opened
 from pgmonkey_cli._transfer._encodings import pg_encoding
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
+from pgmonkey_cli._transfer._legacy import convert_legacy_settings
 from pgmonkey_cli._transfer._names import default_export_file, parse_table_name, settings_path
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._query import checked_query
@@ -117,7 +118,7 @@ def run_export(
             label = "the query"
         assert destination is not None
         result.export_file = request.export_file
-        fmt = _resolve_format(request, destination, result)
+        fmt = _resolve_format(request, destination, result, say)
         result.format = fmt
         started = time.perf_counter()
         result.rows = _copy_out(conn, source, fmt, destination, request.progress)
@@ -134,7 +135,10 @@ def run_export(
 
 
 def _resolve_format(
-    request: ExportRequest, destination: Destination, result: ExportResult
+    request: ExportRequest,
+    destination: Destination,
+    result: ExportResult,
+    say: Callable[[str], None],
 ) -> CsvFormat:
     flags = {k: v for k, v in request.overrides.items() if v is not None}
     if not destination.is_file:  # a stream has no settings file beside it
@@ -142,7 +146,13 @@ def _resolve_format(
     settings_file = settings_path(destination.path, "pgexport")
     result.settings_file = settings_file
     fmt = load_format(settings_file, flags)
-    return fmt if fmt is not None else validate_format(CsvFormat().merged(flags))
+    if fmt is not None:
+        return fmt
+    converted = convert_legacy_settings(destination.path, settings_file, kind="pgexport", say=say)
+    if converted is not None:  # a pgmonkey 3.x out.yaml next to the export file
+        legacy_fmt, result.settings_written = converted
+        return validate_format(legacy_fmt.merged(flags))
+    return validate_format(CsvFormat().merged(flags))
 
 
 def _save_format(

@@ -20,6 +20,7 @@ from pgmonkey_cli._transfer._errors import (
     ImportDataError,
     TransferUsageError,
 )
+from pgmonkey_cli._transfer._legacy import convert_legacy_settings
 from pgmonkey_cli._transfer._names import (
     normalise_column_name,
     normalise_column_names,
@@ -200,6 +201,10 @@ def _resolve_format(
         if request.config_only:
             say(f"Import settings already exist: {settings_file} (not changed)")
         return fmt
+    converted = convert_legacy_settings(path, settings_file, kind="pgimport", say=say)
+    if converted is not None:  # a pgmonkey 3.x data.yaml: its values, no detection
+        legacy_fmt, result.settings_written = converted
+        return validate_format(legacy_fmt.merged(flags))
     fmt = _detect(path, flags, say)
     result.settings_written = save_settings(
         settings_file, fmt, kind="pgimport", data_file=path, say=say
