@@ -13,6 +13,7 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     """Print the recommendations, or the audit with ``--audit``."""
+    from pgmonkey.config import redact_text
     from pgmonkey.errors import ConfigError, PgMonkeyError
     from pgmonkey_cli._errors import format_error
     from pgmonkey_cli._options import load_config_from_args
@@ -35,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError:
             raise  # an invalid configuration: exit 2, like every other command
         except PgMonkeyError as exc:
-            print(f"pgmonkey: error: audit failed: {format_error(exc)}", file=sys.stderr)
+            message = redact_text(format_error(exc), cfg)
+            print(f"pgmonkey: error: audit failed: {message}", file=sys.stderr)
             return EXIT_FAILURE
-        print(
-            report.audit_json(source, result) if args.json else report.audit_text(source, result)
-        )
+        audit = report.audit_json if args.json else report.audit_text
+        print(redact_text(audit(source, result), cfg))
         return EXIT_OK
     recs = recommend(cfg, processes=args.processes, client_networks=networks)
     text = report.recommendations_json if args.json else report.recommendations_text
-    print(text(source, recs))
+    # Host names, roles and notes quote the configuration: shown as every target is.
+    print(redact_text(text(source, recs), cfg))
     return EXIT_OK
