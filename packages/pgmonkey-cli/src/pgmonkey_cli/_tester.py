@@ -306,7 +306,7 @@ def _text(result: TypeResult) -> list[str]:
 
 def run_test(args: argparse.Namespace) -> int:
     """Test the chosen connection type(s) of ``args.connconfig``."""
-    from pgmonkey.config import redact_text
+    from pgmonkey_cli._errors import redact_output
     from pgmonkey_cli._options import load_config_from_args, selected_connection_type
 
     cfg = load_config_from_args(args)
@@ -316,7 +316,7 @@ def run_test(args: argparse.Namespace) -> int:
 
     def show(text: str, *, err: bool = False) -> None:
         # Setting values and errors quote the configuration: shown as every target is.
-        print(redact_text(text, cfg), file=sys.stderr if err else sys.stdout)
+        print(redact_output(text), file=sys.stderr if err else sys.stdout)
 
     if args.json:
         show(

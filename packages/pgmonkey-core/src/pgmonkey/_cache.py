@@ -219,7 +219,12 @@ async def clear_async() -> None:
 
 
 def info() -> dict[str, Any]:
-    """What is cached: counts per type and, per entry, its type and host (no secrets)."""
+    """What is cached: counts per type and, per entry, its type and target (no secrets).
+
+    ``host`` and ``dbname`` are shown as :func:`pgmonkey.config.redact_text` shows them.
+    """
+    from pgmonkey.config import redact_text
+
     with _state.lock:
         items = list(_state.entries.values())
     types: dict[str, int] = {}
@@ -227,12 +232,9 @@ def info() -> dict[str, Any]:
     for obj in items:
         types[obj.connection_type] = types.get(obj.connection_type, 0) + 1
         settings = obj.config.get("connection_settings", {})
-        entries.append(
-            {
-                "connection_type": obj.connection_type,
-                "host": settings.get("host"),
-                "port": settings.get("port"),
-                "dbname": settings.get("dbname"),
-            }
-        )
+        shown = {
+            key: redact_text(value, settings) if isinstance(value, str) else value
+            for key, value in ((k, settings.get(k)) for k in ("host", "port", "dbname"))
+        }
+        entries.append({"connection_type": obj.connection_type, **shown})
     return {"size": len(items), "connection_types": types, "entries": entries}

@@ -13,9 +13,8 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     """Print the recommendations, or the audit with ``--audit``."""
-    from pgmonkey.config import redact_text
     from pgmonkey.errors import ConfigError, PgMonkeyError
-    from pgmonkey_cli._errors import format_error
+    from pgmonkey_cli._errors import format_error, redact_output
     from pgmonkey_cli._options import load_config_from_args
     from pgmonkey_cli._server import report
 
@@ -36,14 +35,14 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError:
             raise  # an invalid configuration: exit 2, like every other command
         except PgMonkeyError as exc:
-            message = redact_text(format_error(exc), cfg)
+            message = redact_output(format_error(exc))
             print(f"pgmonkey: error: audit failed: {message}", file=sys.stderr)
             return EXIT_FAILURE
         audit = report.audit_json if args.json else report.audit_text
-        print(redact_text(audit(source, result), cfg))
+        print(redact_output(audit(source, result)))
         return EXIT_OK
     recs = recommend(cfg, processes=args.processes, client_networks=networks)
     text = report.recommendations_json if args.json else report.recommendations_text
     # Host names, roles and notes quote the configuration: shown as every target is.
-    print(redact_text(text(source, recs), cfg))
+    print(redact_output(text(source, recs)))
     return EXIT_OK

@@ -137,6 +137,7 @@ class _Masker:
     def __init__(self, secrets: Iterable[str]) -> None:
         forms = {f for s in secrets for f in _forms(s) if f}
         self._forms = sorted(forms, key=len, reverse=True)
+        self._cut = sorted((s for s in secrets if len(s) > _SHORT), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for form in self._forms:
@@ -147,7 +148,29 @@ class _Masker:
                 text = re.sub(pattern, REDACTED, text)
             else:
                 text = text.replace(form, REDACTED)
+        for secret in self._cut:
+            text = _mask_cut(text, secret)
         return _mask_patterns(text)
+
+
+def _mask_cut(text: str, secret: str) -> str:
+    """Mask the beginnings of ``secret`` that ``text`` cuts short.
+
+    The server truncates names to 63 bytes (a URL written as ``dbname`` is cut inside its
+    password), and long messages are shortened: a start of ``secret`` (four characters or
+    more) that ends the text or is followed by anything but a letter or digit is masked.
+    """
+    head = secret[:_SHORT]
+    start = text.find(head)
+    while start != -1:
+        end = start + _SHORT
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        if end == len(text) or not text[end].isalnum():
+            text = text[:start] + REDACTED + text[end:]
+            end = start + len(REDACTED)
+        start = text.find(head, end)
+    return text
 
 
 def _mask_patterns(text: str) -> str:
@@ -169,8 +192,8 @@ def redact_text(text: str, config: Any = None) -> str:
     written as ``dbname``), log records. It masks
 
     * every secret of ``config`` (:func:`secret_values`), wherever it appears, also in its
-      ``repr``, JSON and URL-encoded forms (secrets shorter than four characters only as
-      whole words);
+      ``repr``, JSON and URL-encoded forms and cut short (the server truncates names to 63
+      bytes); secrets shorter than four characters only as whole words;
     * the password of any ``scheme://user:password@host`` URL;
     * the value of any ``key=value`` pair whose key is sensitive
       (:func:`~pgmonkey.config.is_sensitive_key`: ``password=``, ``PWD=``, ``sslpassword=``,
