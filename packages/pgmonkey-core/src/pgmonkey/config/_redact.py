@@ -37,9 +37,7 @@ _MAX_DEPTH = 100
 _SHORT = 4
 # scheme://user:password@host -- greedy up to the last '@' of the run, so an unencoded '@'
 # inside the password is masked too (over-masking is the safe side).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#\s@]*:)(?P<secret>[^\s]*)@"
-)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#\s@]*:)(?P<secret>[^\s]*)@")
 # key=value pairs (libpq conninfo strings, URL query strings, messages quoting them); the
 # pair is masked when the key is sensitive. A quoted value runs to its closing quote (or the
 # end); an unquoted one to whitespace, '&', ';' or a quote that closes a message's quoting.
@@ -262,10 +260,7 @@ def redact_exception(exc: BaseException, config: Any) -> BaseException:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        current.args = tuple(
-            mask(a) if isinstance(a, str) else a
-            for a in current.args
-        )
+        current.args = tuple(mask(a) if isinstance(a, str) else a for a in current.args)
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
             notes[:] = [mask(str(n)) for n in notes]
@@ -322,9 +317,9 @@ def redact_config(cfg: Any) -> Any:
     Values of sensitive keys (:func:`~pgmonkey.config.is_sensitive_key`) become
     :data:`REDACTED`, recursing into mappings, lists, tuples and sets; every other string (or
     bytes) value is shown as :func:`redact_text` shows it, so the passwords inside DSN/URL
-    and ``key=value`` strings and any secret of ``cfg`` repeated elsewhere are masked. Empty values (``None``, ``''``) and
-    ``from_env``/``from_file`` references are kept, keys that are not strings are tolerated,
-    and the input is never modified.
+    and ``key=value`` strings and any secret of ``cfg`` repeated elsewhere are masked. Empty
+    values (``None``, ``''``) and ``from_env``/``from_file`` references are kept, keys that
+    are not strings are tolerated, and the input is never modified.
 
     Args:
         cfg: A configuration (or any tree of mappings, lists and scalars).

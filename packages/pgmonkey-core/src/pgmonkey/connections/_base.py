@@ -45,7 +45,7 @@ class BaseConnection:
 
     @property
     def target(self) -> str:
-        """Host, port, database and user, secrets masked (:func:`pgmonkey.config.describe_target`)."""
+        """Host, port, database and user (:func:`pgmonkey.config.describe_target`: no secret)."""
         return describe_target(self.config.get("connection_settings", {}))
 
     def _handle(self) -> Any:
