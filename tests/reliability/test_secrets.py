@@ -548,6 +548,9 @@ def test_misplaced_secrets_never_leak_from_the_cli(
                     (("pgconfig", "generate-code", *conf, "--library", library,
                       "--connection-type", ctype), 0)
                 )  # fmt: skip
+        if name not in ("password", "session_setting"):  # refused before anything starts
+            sandbox = ("--data-dir", str(tmp_path / "sandboxes"))
+            runs.append((("sandbox", "start", *conf, *sandbox), 2))
         for argv, expected in runs:
             run = run_cli(*argv, "--debug")
             assert CANARY not in _printed(run), (name, argv, _printed(run))
