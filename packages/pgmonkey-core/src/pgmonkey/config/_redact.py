@@ -53,6 +53,7 @@ _CONNINFO_PAIR = re.compile(
     r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<value>'(?:[^'\\]|\\.)*'?|[^\s&]+)"
 )
 _ESCAPE = re.compile(r"\\(.)")
+_CUT_ENDS = ('"', "'", "...", "\u2026")
 
 
 def _pair_value(raw: str) -> str:
@@ -155,8 +156,9 @@ def _mask_cut(text: str, secret: str) -> str:
     """Mask the beginnings of ``secret`` that ``text`` cuts short.
 
     The server truncates names to 63 bytes (a URL written as ``dbname`` is cut inside its
-    password), and long messages are shortened: a start of ``secret`` (four characters or
-    more) that ends the text or is followed by anything but a letter or digit is masked.
+    password, then quoted: ``database "postgresql://app:SECR"``), and long messages are
+    shortened with ``...``: a start of ``secret`` (four characters or more) followed by a
+    quote or ``...`` is masked.
     """
     head = secret[:_SHORT]
     start = text.find(head)
@@ -164,7 +166,7 @@ def _mask_cut(text: str, secret: str) -> str:
         end = start + _SHORT
         while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
             end += 1
-        if end == len(text) or not text[end].isalnum():
+        if text.startswith(_CUT_ENDS, end):
             text = text[:start] + REDACTED + text[end:]
             end = start + len(REDACTED)
         start = text.find(head, end)
