@@ -191,7 +191,8 @@ def redact_text(text: str, config: Any = None) -> str:
     error messages (libpq and the server quote a misplaced value, such as a connection URL
     written as ``dbname``), log records. It masks
 
-    * every secret of ``config`` (:func:`secret_values`), wherever it appears, also in its
+    * every secret value of ``config`` (values of sensitive keys other than file names, and
+      passwords written inside its strings), wherever it appears, also in its
       ``repr``, JSON and URL-encoded forms and cut short (the server truncates names to 63
       bytes); secrets shorter than four characters only as whole words;
     * the password of any ``scheme://user:password@host`` URL;
