@@ -8,6 +8,7 @@ contain one.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgmonkey.config import find_problems, load_config, redact_config
+from pgmonkey.config import REDACTED, find_problems, load_config, redact_config, redact_text
 from pgmonkey.errors import PgMonkeyError
 
 MARK = "S3CR3T"
@@ -249,3 +250,33 @@ def test_arbitrary_text_only_raises_pgmonkey_errors(workdir: Path, text: str) ->
         with contextlib.suppress(PgMonkeyError):
             load_config(path, resolve_env=True)
         find_problems(path)
+
+
+_SHAPES = [
+    "{s}",
+    'database "{s}" does not exist',
+    "postgresql://app:{s}@db:5432/app",
+    "host=db dbname=app password={s} user=app",
+    "failed to resolve host 'x PWD={s}'",
+    "repr: {r}",
+    "json: {j}",
+    'cut: "{s}" does not exist',
+]
+
+
+@given(
+    secret=st.text(min_size=4, max_size=40).filter(lambda s: s.strip() and s not in REDACTED),
+    shape=st.sampled_from(_SHAPES),
+)
+@settings(max_examples=300, deadline=None)
+def test_redact_text_never_shows_a_known_secret(secret: str, shape: str) -> None:
+    text = shape.format(s=secret, r=repr(secret), j=json.dumps(secret))
+    visible = secret
+    if shape.startswith("cut"):
+        visible = secret[: len(secret) - len(secret) // 2]  # the server cut the name short
+        text = shape.format(s=visible)
+    cfg = {"connection_settings": {"password": secret}}
+    shown = redact_text(text, cfg)
+    if len(visible) >= 4:  # a shorter start of a secret is not told from ordinary text
+        assert visible not in shown
+    assert redact_text(shown, cfg) == shown

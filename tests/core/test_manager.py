@@ -528,3 +528,38 @@ async def test_logging_has_no_secret(
         "pgmonkey.connections",
         "pgmonkey.config",
     }
+
+
+# -- repr: the real state, never a secret ---------------------------------------------------
+
+
+def test_sync_reprs_tell_the_real_state(cfg: dict[str, Any]) -> None:
+    from pgmonkey.connections import Connection, ConnectionPool
+
+    password = cfg["connection_settings"]["password"]
+    for cls in (Connection, ConnectionPool):
+        obj = cls(cfg)
+        assert repr(obj).endswith("(not opened yet)>"), repr(obj)
+        assert obj.state == "not opened yet"
+        with obj as conn:
+            conn.execute("SELECT 1")
+        assert repr(obj).endswith("(open)>"), repr(obj)
+        obj.disconnect()
+        assert repr(obj).endswith("(closed)>"), repr(obj)
+        assert f"dbname={cfg['connection_settings']['dbname']}" in repr(obj)
+        assert password not in repr(obj)
+
+
+async def test_async_reprs_tell_the_real_state(cfg: dict[str, Any]) -> None:
+    from pgmonkey.connections import AsyncConnection, AsyncConnectionPool
+
+    password = cfg["connection_settings"]["password"]
+    for cls in (AsyncConnection, AsyncConnectionPool):
+        obj = cls(cfg)
+        assert repr(obj).endswith("(not opened yet)>"), repr(obj)
+        async with obj as conn:
+            await conn.execute("SELECT 1")
+        assert repr(obj).endswith("(open)>"), repr(obj)
+        await obj.disconnect()
+        assert repr(obj).endswith("(closed)>"), repr(obj)
+        assert password not in repr(obj)

@@ -69,3 +69,25 @@ def test_unreachable_server_exits_1_with_one_line(project: Project) -> None:
     assert "CommandError: database 'broken': could not connect or query: " in proc.stderr
     assert "Traceback" not in proc.stderr
     assert project.server.password not in proc.stderr + proc.stdout
+
+
+def test_misplaced_passwords_are_masked_in_settings_and_errors() -> None:
+    from pgmonkey_django._redact import REDACTED, redact_settings, redact_text
+
+    canary = "Canary-django-8b1f"
+    entry = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": f"app password={canary}",
+        "HOST": f"postgresql://app:{canary}x@db/app",
+        "USER": "app",
+        "PASSWORD": "real-password",
+        "OPTIONS": {"sslpassword": "key-pass", "options": "-c search_path=app"},
+    }
+    shown = redact_settings(entry)
+    assert shown["NAME"] == f"app password={REDACTED}"
+    assert shown["HOST"] == f"postgresql://app:{REDACTED}@db/app"
+    assert shown["PASSWORD"] == shown["OPTIONS"]["sslpassword"] == REDACTED
+    assert shown["OPTIONS"]["options"] == "-c search_path=app"
+    message = redact_text(f'FATAL: database "app password={canary}" (real-password)', entry)
+    for secret in (canary, "real-password", "key-pass"):
+        assert secret not in repr(shown) + message

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 import yaml
 
 from pgmonkey.config import REDACTED
@@ -73,3 +75,25 @@ def test_stats(db: Database, make_app: AppFactory) -> None:
     normal = make_app(PGMONKEY_CONNECTION_TYPE="normal")
     result = normal.test_cli_runner().invoke(args=["pgmonkey", "stats"])
     assert json.loads(result.output) == {"default": None}
+
+
+def test_a_password_misplaced_in_dbname_never_shows(
+    db: Database, make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = "Canary-flask-4e2a"
+    cfg = db.config(timeout=2)
+    cfg["connection_settings"]["dbname"] = f"{db.dbname} password={canary}"
+    app = make_app(PGMONKEY_CONFIG=cfg)
+    check = app.test_cli_runner().invoke(args=["pgmonkey", "check"])
+    assert check.exit_code == 1
+    assert "does not exist" in check.output
+    shown = app.test_cli_runner().invoke(args=["pgmonkey", "config"])
+    assert shown.exit_code == 0
+    caplog.set_level(logging.DEBUG)
+    response = app.test_client().get("/backend")  # Flask logs the exception with its cause
+    assert response.status_code == 500
+    logged = "\n".join(caplog.text.splitlines())
+    assert "could not connect to PostgreSQL" in logged
+    assert "psycopg.OperationalError" in logged  # the cause, masked too
+    for text in (check.output, shown.output, logged, response.get_data(as_text=True)):
+        assert canary not in text

@@ -399,3 +399,160 @@ def test_generated_program_never_prints_the_secret(
         assert (result.returncode == 0) == (expected == 0), result.stderr
         for secret in (PASSWORD, FILE_SECRET):
             assert secret not in result.stdout + result.stderr
+
+
+# -- a secret written where no secret belongs: a canary in the password, in a connection URL
+# -- or a conninfo fragment inside host/dbname/user, in a session setting; every output path
+
+CANARY = "Canary-7c1d-plover"
+_TYPES = ("normal", "pool", "async", "async_pool")
+
+
+def _canary_variants(server: PostgresServer) -> dict[str, dict[str, Any]]:
+    """``{name: config}``: each hides :data:`CANARY` somewhere; all but the last fail."""
+    url = f"postgresql://postgres:{CANARY}@127.0.0.1:{server.port}/postgres"
+    changes: dict[str, dict[str, Any]] = {
+        "password": {"password": CANARY},
+        "url_in_dbname": {"dbname": url},
+        "url_in_host": {"host": url},
+        "fragment_as_host": {"host": f"password={CANARY}"},
+        "fragment_as_dbname": {"dbname": f"password={CANARY}"},
+        "fragment_in_dbname": {"dbname": f"x password={CANARY}"},
+        "pwd_in_dbname": {"dbname": f"postgres PWD={CANARY}"},
+        "fragment_in_user": {"user": f"postgres password={CANARY}"},
+    }
+    variants = {}
+    for name, change in changes.items():
+        cfg = server.config()
+        cfg["connection_settings"].update(change, connect_timeout=5)
+        variants[name] = cfg
+    working = server.config()
+    working["sync_settings"] = {"app.secret_token": CANARY}
+    working["async_settings"] = {"app.secret_token": CANARY}
+    variants["session_setting"] = working
+    return variants
+
+
+def _no_canary(texts: list[str], where: str) -> None:
+    for text in texts:
+        assert CANARY not in text, (where, text)
+
+
+async def test_misplaced_secrets_never_leak_from_the_library(
+    secret_server: PostgresServer,
+    manager: PGConnectionManager,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import warnings
+
+    from pgmonkey.connections import (
+        AsyncConnection,
+        AsyncConnectionPool,
+        Connection,
+        ConnectionPool,
+        connect,
+        connect_async,
+        open_async_pool,
+        open_pool,
+    )
+
+    caplog.set_level(logging.DEBUG, logger="pgmonkey")
+    for name, cfg in _canary_variants(secret_server).items():
+        works = name == "session_setting"
+        texts: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            objects = [cls(cfg) for cls in (Connection, ConnectionPool)]
+            aobjects = [cls(cfg) for cls in (AsyncConnection, AsyncConnectionPool)]
+            texts += [repr(o) for o in (*objects, *aobjects)]
+            texts += [str(o) for o in (*objects, *aobjects)]
+            assert all("(not opened yet)" in t for t in texts[:4])
+            errors: list[BaseException] = []
+            for block in (connect, open_pool):
+                try:
+                    block(cfg).close()
+                except PgMonkeyError as exc:
+                    errors.append(exc)
+            for ablock in (connect_async, open_async_pool):
+                try:
+                    await (await ablock(cfg)).close()
+                except PgMonkeyError as exc:
+                    errors.append(exc)
+            for ctype in _TYPES:
+                try:
+                    obj = manager.get_database_connection_from_dict(cfg, ctype)
+                    if ctype.startswith("async"):
+                        obj = await obj
+                        async with obj as aconn:
+                            await aconn.execute("SELECT 1")
+                    else:
+                        with obj as conn:
+                            conn.execute("SELECT 1")
+                    texts.append(repr(obj))
+                except PgMonkeyError as exc:
+                    errors.append(exc)
+            texts.append(str(manager.cache_info))
+            await manager.clear_cache_async()
+        assert len(errors) == (0 if works else 8), (name, errors)
+        texts += ["".join(traceback.format_exception(e)) for e in errors]
+        texts += [repr(e) for e in errors]
+        texts += [str(w.message) for w in caught]
+        texts += [f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records]
+        _no_canary(texts, name)
+        if name == "fragment_in_dbname":  # the message still says what is wrong, and where
+            assert any('database "x password=***REDACTED***" does not exist' in t for t in texts)
+
+
+def _printed(run: CliRun) -> str:
+    """What a run printed, and every record of pgmonkey's loggers.
+
+    psycopg's own DEBUG records quote libpq before pgmonkey sees the error; the CLI prints
+    them (``run_cli`` lets them through) masked, which ``run.stderr`` shows.
+    """
+    ours = [r for r in run.records if r.name.split(".")[0].startswith("pgmonkey")]
+    logged = [f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in ours]
+    return "\n".join([run.stdout, run.stderr, *logged])
+
+
+def test_misplaced_secrets_never_leak_from_the_cli(
+    secret_server: PostgresServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("name\nbob\n", encoding="utf-8")
+    secret_server.execute("CREATE TABLE IF NOT EXISTS canary_out (name text)")
+    for name, cfg in _canary_variants(secret_server).items():
+        failed = 0 if name == "session_setting" else 1
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        conf = ("--connconfig", str(path))
+        runs: list[tuple[tuple[str, ...], int]] = [
+            # a custom setting (app.secret_token) is "unknown to the server": a failure too
+            (("pgconfig", "test", *conf, "--all"), 1),
+            (("pgconfig", "test", *conf, "--all", "--json"), 1),
+            (("pgconfig", "show", *conf), 0),
+            (("pgconfig", "show", *conf, "--json"), 0),
+            (("pgconfig", "validate", *conf), 0),
+            (("pgconfig", "validate", *conf, "--json"), 0),
+            (("pgimport", "--import-file", str(data), "--table", "canary_in", *conf, "-q"),
+             failed),
+            (("pgexport", "--table", "canary_out", "--export-file", str(tmp_path / "o.csv"),
+              "--overwrite", "-q", *conf), failed),
+            (("pgserverconfig", *conf), 0),
+            (("pgserverconfig", *conf, "--json"), 0),
+            (("pgserverconfig", *conf, "--audit"), failed),
+            (("pgserverconfig", *conf, "--audit", "--json"), failed),
+        ]  # fmt: skip
+        for library in ("pgmonkey", "psycopg"):
+            for ctype in _TYPES:
+                runs.append(
+                    (("pgconfig", "generate-code", *conf, "--library", library,
+                      "--connection-type", ctype), 0)
+                )  # fmt: skip
+        if name not in ("password", "session_setting"):  # refused before anything starts
+            sandbox = ("--data-dir", str(tmp_path / "sandboxes"))
+            runs.append((("sandbox", "start", *conf, *sandbox), 2))
+        for argv, expected in runs:
+            run = run_cli(*argv, "--debug")
+            assert CANARY not in _printed(run), (name, argv, _printed(run))
+            assert run.status == expected, (name, argv, run.status, run.stdout, run.stderr)
+        secret_server.execute("DROP TABLE IF EXISTS canary_in")

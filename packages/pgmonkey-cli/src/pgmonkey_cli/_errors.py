@@ -1,21 +1,50 @@
-"""Turns exceptions into short messages and exit statuses, without tracebacks or secrets."""
+"""Turns exceptions into short messages and exit statuses, without tracebacks or secrets.
+
+Everything the CLI writes to stderr (errors, ``--debug`` tracebacks, warnings, log records of
+pgmonkey and of the libraries under it) passes through :func:`redact_output`: the one
+redaction of the core (:func:`pgmonkey.config.redact_text`) with the secrets of every
+configuration this run loaded (:func:`remember_config`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from pgmonkey_cli._exit import EXIT_FAILURE, EXIT_READER_GONE, EXIT_USAGE
 
-__all__ = ["Handler", "format_error", "run_handler", "silence_stdout"]
+__all__ = [
+    "Handler",
+    "format_error",
+    "redact_output",
+    "remember_config",
+    "run_handler",
+    "silence_stdout",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 
 _MAX_DETAIL = 300
+_loaded_configs: list[Any] = []
+
+
+def remember_config(cfg: Any) -> None:
+    """Mask the secrets of ``cfg`` in everything this run writes to stderr from now on."""
+    _loaded_configs.append(cfg)
+
+
+def redact_output(text: str) -> str:
+    """``text`` as the CLI may show it: the secrets of every loaded configuration masked."""
+    if not _loaded_configs and "=" not in text and "://" not in text:
+        return text  # nothing to mask: no need to import pgmonkey.config
+    from pgmonkey.config import redact_text
+
+    return redact_text(text, list(_loaded_configs))
 
 
 def format_error(exc: BaseException) -> str:
@@ -46,6 +75,7 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     other warning raised as an error is a failure (exit 1). Unexpected exceptions (bugs) are
     reported the same way, with their type, and exit with 1.
     """
+    _loaded_configs.clear()
     _configure_output(bool(getattr(args, "debug", False)))
     from pgmonkey.errors import ConfigError, PgMonkeyError
 
@@ -100,7 +130,12 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    print(f"pgmonkey: warning: {message}", file=sys.stderr)
+    print(redact_output(f"pgmonkey: warning: {message}"), file=sys.stderr)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_output(super().format(record))
 
 
 def _configure_output(debug: bool) -> None:
@@ -108,7 +143,6 @@ def _configure_output(debug: bool) -> None:
 
     ``--debug`` shows pgmonkey's DEBUG records and other libraries' INFO records.
     """
-    import logging
     import warnings
 
     warnings.showwarning = _show_warning
@@ -118,7 +152,7 @@ def _configure_output(debug: bool) -> None:
     for old in [h for h in root.handlers if getattr(h, "_pgmonkey_cli", False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("pgmonkey: %(levelname)s: %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("pgmonkey: %(levelname)s: %(name)s: %(message)s"))
     handler._pgmonkey_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO if debug else logging.WARNING)
@@ -129,7 +163,8 @@ def _configure_output(debug: bool) -> None:
 def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = False) -> None:
     debug = bool(getattr(args, "debug", False))
     if debug:
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        sys.stderr.write(redact_output(trace))
     message = format_error(exc)
     if unexpected:
         psycopg_error = type(exc).__module__.startswith("psycopg")
@@ -139,4 +174,4 @@ def _report(exc: BaseException, args: argparse.Namespace, *, unexpected: bool = 
             message = f"unexpected {type(exc).__name__}: {message}"
             if not debug and "\n" not in message:
                 message += "\n  (run again with --debug to see the traceback)"
-    print(f"pgmonkey: error: {message}", file=sys.stderr)
+    print(redact_output(f"pgmonkey: error: {message}"), file=sys.stderr)

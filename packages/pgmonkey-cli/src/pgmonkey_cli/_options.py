@@ -136,19 +136,23 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
         **kwargs: Passed on to :func:`pgmonkey.config.load_config` (e.g. ``strict=True``).
 
     Returns:
-        The normalised configuration dict.
+        The normalised configuration dict (remembered: its secrets are masked in whatever
+        the CLI writes to stderr, see :func:`pgmonkey_cli._errors.redact_output`).
 
     Raises:
         pgmonkey.errors.ConfigError: The file is missing or invalid (exit status 2).
     """
     from pgmonkey.config import load_config
+    from pgmonkey_cli._errors import remember_config
 
-    return load_config(
+    cfg = load_config(
         args.connconfig,
         resolve_env=bool(getattr(args, "resolve_env", False)),
         allow_sensitive_defaults=bool(getattr(args, "allow_sensitive_defaults", False)),
         **kwargs,
     )
+    remember_config(cfg)  # its secrets are masked in every message from now on
+    return cfg
 
 
 def selected_connection_type(args: argparse.Namespace, cfg: dict[str, Any]) -> str:

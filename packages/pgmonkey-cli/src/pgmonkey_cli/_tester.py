@@ -230,6 +230,7 @@ def test_type(cfg: Mapping[str, Any], connection_type: str) -> TypeResult:
     """Connect with one type, probe it, and return what was found (never raises for I/O)."""
     import psycopg
 
+    from pgmonkey.config import redact_text
     from pgmonkey.errors import PgMonkeyError
     from pgmonkey_cli._errors import format_error
 
@@ -244,7 +245,7 @@ def test_type(cfg: Mapping[str, Any], connection_type: str) -> TypeResult:
         else:
             asyncio.run(_test_async_pool(cfg, result))
     except (PgMonkeyError, psycopg.Error, OSError) as exc:
-        result.error = format_error(exc)
+        result.error = redact_text(format_error(exc), cfg)
         return result
     if result.pool is not None and result.pool["distinct_backends"] != result.pool["held_at_once"]:
         result.problems.append("the pool handed out the same backend twice")
@@ -305,14 +306,20 @@ def _text(result: TypeResult) -> list[str]:
 
 def run_test(args: argparse.Namespace) -> int:
     """Test the chosen connection type(s) of ``args.connconfig``."""
+    from pgmonkey_cli._errors import redact_output
     from pgmonkey_cli._options import load_config_from_args, selected_connection_type
 
     cfg = load_config_from_args(args)
     types = list(CONNECTION_TYPES) if args.all else [selected_connection_type(args, cfg)]
     results = [test_type(cfg, t) for t in types]
     ok = all(r.ok for r in results)
+
+    def show(text: str, *, err: bool = False) -> None:
+        # Setting values and errors quote the configuration: shown as every target is.
+        print(redact_output(text), file=sys.stderr if err else sys.stdout)
+
     if args.json:
-        print(
+        show(
             json.dumps(
                 {
                     "config": str(args.connconfig),
@@ -324,17 +331,17 @@ def run_test(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"Testing {args.connconfig}")
+        show(f"Testing {args.connconfig}")
         for r in results:
-            print("\n".join(_text(r)))
+            show("\n".join(_text(r)))
         worked = sum(r.ok for r in results)
         if len(results) > 1:
-            print(f"{worked} of {len(results)} connection types worked.")
+            show(f"{worked} of {len(results)} connection types worked.")
     for r in results:
         if not r.ok:
             first = (r.error or "failed").splitlines()[0]
-            print(
+            show(
                 f"pgmonkey: error: {r.connection_type} connection test failed: {first}",
-                file=sys.stderr,
+                err=True,
             )
     return EXIT_OK if ok else EXIT_FAILURE

@@ -306,7 +306,12 @@ async def clear_async(holder: int) -> None:
 
 
 def info(holder: int) -> dict[str, Any]:
-    """What ``holder`` holds: counts per type and, per object, its type and host (no secrets)."""
+    """What ``holder`` holds: counts per type and, per object, its type and target.
+
+    ``host`` and ``dbname`` are shown as :func:`pgmonkey.config.redact_text` shows them.
+    """
+    from pgmonkey.config import redact_text
+
     with _state.lock:
         items = [h.obj for h in _state.holds.values() if holder in h.holders]
     types: dict[str, int] = {}
@@ -314,12 +319,9 @@ def info(holder: int) -> dict[str, Any]:
     for obj in items:
         types[obj.connection_type] = types.get(obj.connection_type, 0) + 1
         settings = obj.config.get("connection_settings", {})
-        entries.append(
-            {
-                "connection_type": obj.connection_type,
-                "host": settings.get("host"),
-                "port": settings.get("port"),
-                "dbname": settings.get("dbname"),
-            }
-        )
+        shown = {
+            key: redact_text(value, settings) if isinstance(value, str) else value
+            for key, value in ((k, settings.get(k)) for k in ("host", "port", "dbname"))
+        }
+        entries.append({"connection_type": obj.connection_type, **shown})
     return {"size": len(items), "connection_types": types, "entries": entries}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pgmonkey.config
 
-__all__ = ["REDACTED", "redact_settings"]
+__all__ = ["REDACTED", "redact_settings", "redact_text"]
 
 REDACTED: str = getattr(pgmonkey.config, "REDACTED", "***REDACTED***")
 # Django's error reporter hides the same words (django.views.debug.SafeExceptionReporterFilter).
@@ -31,12 +31,24 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def redact_text(text: str, entry: Mapping[str, Any]) -> str:
+    """``text`` (an error message) with the secrets of a ``DATABASES`` entry masked.
+
+    The core's one redaction (:func:`pgmonkey.config.redact_text`): the password, and any
+    URL user info or ``password=`` fragment written by mistake in ``NAME`` or ``HOST``.
+    """
+    return pgmonkey.config.redact_text(text, entry)
+
+
 def redact_settings(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of a ``DATABASES`` entry with passwords and keys masked.
 
-    Callables and enum members in ``OPTIONS`` are shown by name.
+    Sensitive keys are masked whole; every other value is shown as the core's
+    :func:`pgmonkey.config.redact_config` shows it (a URL or ``password=`` fragment written
+    in ``NAME`` or ``HOST`` is masked). Callables and enum members in ``OPTIONS`` are shown
+    by name.
     """
-    redacted: dict[str, Any] = _redact(entry)
+    redacted: dict[str, Any] = pgmonkey.config.redact_config(_redact(entry))
     options = redacted.get("OPTIONS")
     if isinstance(options, dict):
         for key, value in options.items():

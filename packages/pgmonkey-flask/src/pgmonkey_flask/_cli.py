@@ -11,6 +11,7 @@ import yaml
 from flask.cli import AppGroup
 
 from pgmonkey import redact_config
+from pgmonkey.config import redact_text
 from pgmonkey.errors import PgMonkeyError
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ def make_cli(pg: PGMonkey) -> click.Group:
                 ).fetchone()
             except (psycopg.Error, PgMonkeyError) as exc:
                 failed = True
-                click.echo(f"{db}: FAILED ({where}): {exc}", err=True)
+                reason = redact_text(str(exc), state.config(db))
+                click.echo(f"{db}: FAILED ({where}): {reason}", err=True)
                 continue
             assert row is not None
             click.echo(

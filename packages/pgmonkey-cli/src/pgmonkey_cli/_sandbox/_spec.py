@@ -147,6 +147,17 @@ def _port(path: Path, settings: Mapping[str, Any]) -> int:
 
 def _check_name(path: Path, key: str, name: str) -> None:
     """Refuse names the server would truncate, reject, or that libpq cannot send."""
+    from pgmonkey.config import redact_text
+
+    if redact_text(name) != name:  # the message must not repeat the name then
+        what = "a role" if key == "user" else "a database"
+        raise _problem(
+            path,
+            key,
+            f"{key} seems to hold a password (a connection URL, or a 'password' keyword and "
+            f"its value), and the sandbox would create {what} by that name: put the password "
+            f"in 'password' and only the name in '{key}'",
+        )
     if not name.strip():
         raise _problem(path, key, f"{key} {name!r} is blank")
     if "\x00" in name:
@@ -172,7 +183,7 @@ def spec_from_config(cfg: Mapping[str, Any], path: str | os.PathLike[str]) -> Sa
     Raises:
         SandboxUsageError: The host is not local, the user or password is missing, or the
             role or database name cannot be created as written (blank, NUL, over 63 bytes,
-            a reserved ``pg_`` role name).
+            a reserved ``pg_`` role name, a password inside it).
     """
     config_path = Path(path).expanduser().resolve()
     settings = cfg.get("connection_settings")

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         2 for an invalid configuration or option.
     """
     from pgmonkey.errors import ConfigError, PgMonkeyError
-    from pgmonkey_cli._errors import format_error
+    from pgmonkey_cli._errors import format_error, redact_output
     from pgmonkey_cli._options import load_config_from_args
     from pgmonkey_cli._server import report
 
@@ -43,21 +43,22 @@ def run(args: argparse.Namespace) -> int:
         except PgMonkeyError as exc:
             # Like 3.x, fall back to the recommendations (they need no server), but say the
             # audit failed and exit 1: a script must not take this for a completed audit.
+            message = redact_output(format_error(exc))
             recs = recommend(cfg, processes=args.processes, client_networks=networks)
             if args.json:
-                print(report.recommendations_json(source, recs, audit_error=format_error(exc)))
+                print(report.recommendations_json(source, recs, audit_error=message))
             else:
                 print(report.recommendations_text(source, recs))
-            print(f"pgmonkey: error: audit failed: {format_error(exc)}", file=sys.stderr)
+            print(f"pgmonkey: error: audit failed: {message}", file=sys.stderr)
             print(
                 "  (the recommendations above come from the configuration only)", file=sys.stderr
             )
             return EXIT_FAILURE
-        print(
-            report.audit_json(source, result) if args.json else report.audit_text(source, result)
-        )
+        audit = report.audit_json if args.json else report.audit_text
+        print(redact_output(audit(source, result)))
         return EXIT_OK
     recs = recommend(cfg, processes=args.processes, client_networks=networks)
     text = report.recommendations_json if args.json else report.recommendations_text
-    print(text(source, recs))
+    # Host names, roles and notes quote the configuration: shown as every target is.
+    print(redact_output(text(source, recs)))
     return EXIT_OK

@@ -148,11 +148,20 @@ def hba_quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _hba_name(value: Any, key: str) -> str:
+def _hba_name(value: Any, key: str, settings: Mapping[str, Any], recs: Recommendations) -> str:
+    from pgmonkey.config import redact_text
     from pgmonkey.errors import ConfigValidationError
 
+    text = str(value)
+    shown = redact_text(text, settings)
+    if shown != text:
+        recs.notes.append(
+            f"connection_settings.{key} seems to hold a password (a connection URL, or a "
+            "'password' keyword and its value): libpq takes it as a plain name, so the lines "
+            f"show it masked. Put the password in 'password' and only the name in '{key}'."
+        )
     try:
-        return hba_quote(str(value))
+        return hba_quote(shown)
     except ValueError as exc:
         raise ConfigValidationError(str(exc), key_path=("connection_settings", key)) from None
 
@@ -258,14 +267,14 @@ def recommend(
             "lines say 'all'; narrow them to that role."
         )
     else:
-        user = _hba_name(user_value, "user")
+        user = _hba_name(user_value, "user", settings, recs)
     db_value = settings.get("dbname")
     if db_value in (None, ""):
         database = user if user != "all" else "all"
         if user != "all":
             recs.notes.append("The config has no dbname: libpq uses the user name.")
     else:
-        database = _hba_name(db_value, "dbname")
+        database = _hba_name(db_value, "dbname", settings, recs)
 
     sslmode = str(settings.get("sslmode") or "")
     if not sslmode:

@@ -1,5 +1,9 @@
 """Reading pgmonkey YAML configurations: loading, validation, interpolation, redaction.
 
+Redaction is one piece: :func:`redact_config` (a configuration), :func:`redact_text` (any
+text that may quote one) and :func:`describe_target` (where a connection goes) mask the same
+secrets, decided by :func:`is_sensitive_key`.
+
 Example:
     >>> from pgmonkey.config import load_config, redact_config
     >>> cfg = load_config({"connection_settings": {"host": "db", "port": "5432",
@@ -20,7 +24,7 @@ from pgmonkey.config._cache import (
     load_config_cached,
 )
 from pgmonkey.config._interpolate import resolve_env_vars
-from pgmonkey.config._redact import REDACTED, redact_config
+from pgmonkey.config._redact import REDACTED, describe_target, redact_config, redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._template import template_text
 from pgmonkey.config._warn import ConfigWarning, UnknownConfigKeyWarning
@@ -32,11 +36,13 @@ __all__ = [
     "UnknownConfigKeyWarning",
     "clear_config_cache",
     "config_digest",
+    "describe_target",
     "find_problems",
     "is_sensitive_key",
     "load_config",
     "load_config_cached",
     "redact_config",
+    "redact_text",
     "resolve_env_vars",
     "template_text",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 from pgmonkey.config import _schema as schema
 from pgmonkey.config._interpolate import Interpolator, is_structured_ref
 from pgmonkey.config._loader import Marks
+from pgmonkey.config._redact import redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._warn import UnknownConfigKeyWarning, warn
 from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError
@@ -287,7 +288,7 @@ class Normaliser:
             message = str(exc)
             key = path[-1]
             if literal and not is_sensitive_key(key) and isinstance(raw, str | int | float):
-                shown = repr(raw)
+                shown = repr(redact_text(raw) if isinstance(raw, str) else raw)
                 if len(shown) <= 42 and "\n" not in shown:
                     message += f" (found {shown})"
             self.error(message, path)

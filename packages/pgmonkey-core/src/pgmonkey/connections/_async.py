@@ -125,6 +125,9 @@ class AsyncConnection(_AsyncBlocks):
         """The underlying psycopg ``AsyncConnection`` (``None`` before the first use)."""
         return self._conn
 
+    def _handle(self) -> psycopg.AsyncConnection[Any] | None:
+        return self._conn
+
     def _bind(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._lock is None:
@@ -147,6 +150,7 @@ class AsyncConnection(_AsyncBlocks):
                     await conn.close()
             self._conn = None
             self._conn = conn = await connect_async(self.config)
+            self._opened = True
         return conn
 
     # -- blocks
@@ -325,11 +329,15 @@ class AsyncConnectionPool(_AsyncBlocks):
                 raise self._closed_error()
             if self._pool is None:
                 self._pool = await open_async_pool(self.config, wait=wait)
+                self._opened = True
             return self._pool
 
     @property
     def pool(self) -> _PsycopgAsyncPool[Any] | None:
         """The underlying psycopg_pool ``AsyncConnectionPool`` (``None`` before opening)."""
+        return self._pool
+
+    def _handle(self) -> _PsycopgAsyncPool[Any] | None:
         return self._pool
 
     # -- blocks

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
-from pgmonkey.connections._params import describe_target, normalised
+from pgmonkey.config._redact import describe_target, redact_text
+from pgmonkey.connections._params import normalised
 from pgmonkey.errors import DatabaseConnectionError, PoolExhaustedError
 
 __all__ = ["BaseConnection"]
@@ -25,6 +26,7 @@ class BaseConnection:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config: Mapping[str, Any] = normalised(config)
         self._closed = False
+        self._opened = False  # set once the underlying connection or pool was first opened
         # One stack of open ``with`` blocks per thread/task (immutable tuples, never shared).
         self._blocks: ContextVar[tuple[Any, ...]] = ContextVar(
             f"pgmonkey_blocks_{id(self):x}", default=()
@@ -43,12 +45,27 @@ class BaseConnection:
 
     @property
     def target(self) -> str:
-        """Host, port, database and user (never the password)."""
+        """Host, port, database and user (:func:`pgmonkey.config.describe_target`: no secret)."""
         return describe_target(self.config.get("connection_settings", {}))
 
+    def _handle(self) -> Any:
+        """The underlying psycopg connection or pool (``None`` when there is none now)."""
+        return None
+
+    @property
+    def state(self) -> str:
+        """``"not opened yet"``, ``"open"`` or ``"closed"``.
+
+        Whether the underlying psycopg connection (or pool) is open now; ``"closed"`` once it
+        was opened and then closed (by ``disconnect()``, the server or the manager).
+        """
+        handle = self._handle()
+        if handle is not None and not handle.closed:
+            return "open"
+        return "closed" if self._opened or self._closed else "not opened yet"
+
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<{type(self).__module__}.{type(self).__qualname__} {self.target} ({state})>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {self.target} ({self.state})>"
 
     def _top_block(self) -> Any:
         stack = self._blocks.get()
@@ -84,4 +101,5 @@ class BaseConnection:
         )
 
     def _test_error(self, what: str, exc: BaseException) -> DatabaseConnectionError:
-        return DatabaseConnectionError(f"{what} test failed ({self.target}): {exc}")
+        reason = redact_text(str(exc), self.config)
+        return DatabaseConnectionError(f"{what} test failed ({self.target}): {reason}")

@@ -9,10 +9,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pgmonkey.config._redact import describe_target
 from pgmonkey.connections._params import (
     connect_error,
     connection_kwargs,
-    describe_target,
     normalised,
     plan_pool,
 )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pgmonkey.config._redact import describe_target, redact_exception, redact_text
 from pgmonkey.connections._tls_files import explain_tls_files
 from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
 
@@ -23,7 +24,6 @@ __all__ = [
     "PoolPlan",
     "connect_error",
     "connection_kwargs",
-    "describe_target",
     "encode_options",
     "normalised",
     "plan_pool",
@@ -190,15 +190,6 @@ def pool_arguments(
     return merged, check
 
 
-def describe_target(params: Mapping[str, Any]) -> str:
-    """A secret-free description of where a connection goes: host, port, dbname, user."""
-    parts = []
-    for key in ("host", "port", "dbname", "user"):
-        if params.get(key) not in (None, ""):
-            parts.append(f"{key}={params[key]}")
-    return " ".join(parts) or "libpq defaults"
-
-
 def _reason(exc: BaseException) -> str:
     raw_lines: list[str] = []
     for raw in str(exc).splitlines():
@@ -227,9 +218,12 @@ def connect_error(
 
     Returns:
         A :class:`SessionSettingError` when the server refused one of ``settings``, else a
-        :class:`DatabaseConnectionError`. Neither carries a password.
+        :class:`DatabaseConnectionError`. Neither carries a secret: the message and ``exc``
+        itself (the new error's cause) are masked with :func:`pgmonkey.config.redact_text`,
+        since libpq and the server quote misplaced values (a URL in ``dbname``).
     """
-    reason = _reason(exc)
+    redact_exception(exc, params)
+    reason = redact_text(_reason(exc), params)
     target = describe_target(params)
     wanted = {k.lower(): k for k in settings}
     for match in _PARAMETER_IN_MESSAGE.finditer(reason):

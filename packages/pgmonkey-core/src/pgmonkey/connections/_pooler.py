@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from pgmonkey.connections._params import describe_target
+from pgmonkey.config._redact import describe_target
 
 __all__ = ["PoolerDetectedWarning", "check_for_pooler", "check_for_pooler_async"]
 

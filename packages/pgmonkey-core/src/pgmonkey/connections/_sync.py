@@ -112,7 +112,11 @@ class Connection(_SyncBlocks):
         self._conn = None
         self._conn = conn = connect(self.config)
         self._closed = False
+        self._opened = True
         return conn
+
+    def _handle(self) -> psycopg.Connection[Any] | None:
+        return self._conn
 
     # -- blocks
 
@@ -253,12 +257,16 @@ class ConnectionPool(_SyncBlocks):
                 raise self._closed_error()
             if self._pool is None:
                 self._pool = open_pool(self.config, wait=wait)
+                self._opened = True
             return self._pool
 
     @property
     def pool(self) -> _PsycopgPool[Any]:
         """The underlying psycopg_pool ``ConnectionPool``."""
         return self._pool or self._ensure_pool()
+
+    def _handle(self) -> _PsycopgPool[Any] | None:
+        return self._pool
 
     # -- blocks
 

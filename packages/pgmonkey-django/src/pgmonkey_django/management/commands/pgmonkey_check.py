@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from pgmonkey_django._options import parse_session_options
-from pgmonkey_django._redact import redact_settings
+from pgmonkey_django._redact import redact_settings, redact_text
 
 
 def _first_line(exc: BaseException) -> str:
@@ -57,7 +57,8 @@ class Command(BaseCommand):
             stats = dict(pool.get_stats()) if pool is not None else None
         except DatabaseError as exc:
             raise CommandError(
-                f"database {alias!r}: could not connect or query: {_first_line(exc)}"
+                f"database {alias!r}: could not connect or query: "
+                f"{redact_text(_first_line(exc), entry)}"
             ) from None
         finally:
             wrapper.close()
