@@ -97,37 +97,59 @@ def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
 def read_settings(path: Path) -> dict[str, Any]:
     """Read a settings file; only the keys of :class:`CsvFormat` are allowed.
 
+    The file goes through pgmonkey's one bounded YAML reader
+    (:func:`pgmonkey.config.read_yaml_file`): a regular file of at most
+    :data:`pgmonkey.config.MAX_FILE_BYTES`, values kept as written (``0123`` stays
+    ``"0123"``), aliases and nesting bounded. ``header`` takes the booleans a configuration
+    does (true/false, yes/no, on/off, 1/0); ``null: ~`` (or an empty value) means the empty
+    field.
+
     Raises:
-        TransferUsageError: unreadable file, invalid YAML, not a mapping, unknown key.
+        TransferUsageError: unreadable file, invalid YAML, not a mapping, unknown key, a
+            value that is not a single text value (with the key and its line).
     """
-    import yaml
+    from pgmonkey.config import parse_boolean, read_yaml_file
+    from pgmonkey.errors import ConfigError
 
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TransferUsageError(f"cannot read settings file: {exc}", source=source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise TransferUsageError(f"{where}not valid YAML", source=source) from None
+        parsed = read_yaml_file(path, what="settings file")
+    except ConfigError as exc:
+        raise TransferUsageError(exc.message, source=source, key_path=exc.key_path) from None
+    data = parsed.data
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise TransferUsageError("expected a mapping of settings", source=source)
-    if None in data:  # an unquoted `null:` key is YAML's null, not the string "null"
-        data["null"] = data.pop(None)
-    for key in data:
+
+    def fail(key: str, message: str) -> TransferUsageError:
+        line = parsed.marks.get((key,), (None,))[0]
+        where = f" (line {line})" if line is not None else ""
+        return TransferUsageError(message + where, source=source, key_path=[key])
+
+    values: dict[str, Any] = {}
+    for key, value in data.items():
         if key not in _KEYS:
             allowed = ", ".join(sorted(_KEYS))
-            raise TransferUsageError(
-                f"unknown setting (allowed: {allowed})", source=source, key_path=[str(key)]
-            )
-    if data.get("null", "") is None:
-        data["null"] = ""
-    return data
+            raise fail(key, f"unknown setting (allowed: {allowed})")
+        if value is not None and not isinstance(value, str):
+            raise fail(key, f"must be a single value, found a {_kind(value)}")
+        if key == "header":
+            header = parse_boolean(value)
+            if header is None:
+                raise fail(key, f"must be true or false, got {value!r}")
+            values[key] = header
+        elif value is None:
+            if key != "null":
+                raise fail(key, "has no value")
+            values[key] = ""
+        else:
+            values[key] = value
+    return values
+
+
+def _kind(value: object) -> str:
+    return "mapping" if isinstance(value, dict) else "list"
 
 
 _COMMENTS = {

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help='A query to export instead, e.g. "SELECT * FROM people WHERE ...". It is SQL '
         "and runs as given (read-only): never build it from untrusted input.",
     )
-    add_config_options(parser)
+    add_config_options(parser, connects=True)
     parser.add_argument(
         "--export_file",
         "--export-file",

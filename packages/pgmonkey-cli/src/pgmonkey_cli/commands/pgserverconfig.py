@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "pgserverconfig", help="Generate suggested server configuration entries"
     )
     add_config_options(
-        parser, "Path to the config you want settings generated.", filepath_alias=True
+        parser,
+        "Path to the config you want settings generated.",
+        filepath_alias=True,
+        connects=True,
     )
     parser.add_argument(
         "--audit",

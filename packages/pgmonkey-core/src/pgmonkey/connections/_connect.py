@@ -85,7 +85,7 @@ def open_pool(
     )
     if wait:
         try:
-            probe = psycopg.connect(**plan.params, autocommit=True)
+            probe = psycopg.connect(**plan.probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise plan.connect_error(exc) from exc
         with probe:

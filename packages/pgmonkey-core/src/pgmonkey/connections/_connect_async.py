@@ -85,7 +85,7 @@ async def open_async_pool(
     )
     if wait:
         try:
-            probe = await psycopg.AsyncConnection.connect(**plan.params, autocommit=True)
+            probe = await psycopg.AsyncConnection.connect(**plan.probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise plan.connect_error(exc) from exc
         async with probe:
