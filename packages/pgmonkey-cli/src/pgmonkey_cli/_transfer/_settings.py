@@ -67,16 +67,20 @@ def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
             return TransferUsageError(f"--{key}: {message}")
         return TransferUsageError(message, source=source, key_path=[key])
 
+    for key in ("delimiter", "quote", "null", "encoding"):
+        value = getattr(fmt, key)
+        if isinstance(value, str) and "\0" in value:
+            raise fail(key, "cannot contain a NUL character")
     for key in ("delimiter", "quote"):
         value = getattr(fmt, key)
         if not isinstance(value, str) or len(value) != 1 or not value.isascii():
-            raise fail(key, f"must be a single ASCII character, got {value!r}")
+            raise fail(key, f"must be a single ASCII character, got {_shown(value)}")
         if value in "\r\n":
             raise fail(key, "cannot be a newline or carriage return")
     if fmt.delimiter == fmt.quote:
         raise fail("quote", f"the delimiter and the quote character are both {fmt.quote!r}")
     if not isinstance(fmt.null, str):
-        raise fail("null", f"must be a string, got {fmt.null!r}")
+        raise fail("null", f"must be a string, got {_shown(fmt.null)}")
     if "\r" in fmt.null or "\n" in fmt.null:
         raise fail("null", "cannot contain a newline or carriage return")
     if fmt.delimiter in fmt.null:
@@ -84,14 +88,20 @@ def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
     if fmt.quote in fmt.null:
         raise fail("null", f"cannot contain the quote character {fmt.quote!r}")
     if not isinstance(fmt.header, bool):
-        raise fail("header", f"must be true or false, got {fmt.header!r}")
+        raise fail("header", f"must be true or false, got {_shown(fmt.header)}")
     if not isinstance(fmt.encoding, str):
-        raise fail("encoding", f"must be a string, got {fmt.encoding!r}")
+        raise fail("encoding", f"must be a string, got {_shown(fmt.encoding)}")
     try:
         encoding = canonical_encoding(fmt.encoding)
     except TransferUsageError:
-        raise fail("encoding", f"unknown encoding {fmt.encoding!r}") from None
+        raise fail("encoding", f"unknown encoding {_shown(fmt.encoding)}") from None
     return replace(fmt, encoding=encoding)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a settings file may hold huge values)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 def read_settings(path: Path) -> dict[str, Any]:
@@ -137,7 +147,7 @@ def read_settings(path: Path) -> dict[str, Any]:
         if key == "header":
             header = parse_boolean(value)
             if header is None:
-                raise fail(key, f"must be true or false, got {value!r}")
+                raise fail(key, f"must be true or false, got {_shown(value)}")
             values[key] = header
         elif value is None:
             if key != "null":

@@ -283,6 +283,15 @@ def parse_yaml(text: str, source: str | None) -> ParsedFile:
             line=mark.line + 1 if mark is not None else None,
             column=mark.column + 1 if mark is not None else None,
         ) from None
+    except yaml.reader.ReaderError as exc:
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line_start = text.rfind("\n", 0, exc.position) + 1
+        raise ConfigSyntaxError(
+            f"invalid YAML: the control character {character!r} is not allowed in a YAML file",
+            source=source,
+            line=text.count("\n", 0, exc.position) + 1,
+            column=exc.position - line_start + 1,
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError(f"invalid YAML: {type(exc).__name__}", source=source) from None
     except RecursionError:
