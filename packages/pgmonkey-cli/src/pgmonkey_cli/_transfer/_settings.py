@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -171,6 +172,15 @@ _COMMENTS = {
 }
 
 
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _yaml_scalar(value: object) -> str:
+    """``value`` as a JSON scalar (valid YAML), with characters YAML forbids escaped."""
+    rendered = json.dumps(value, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", rendered)
+
+
 def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) -> bool:
     """Write ``fmt`` to ``path`` unless a file is already there.
 
@@ -183,7 +193,7 @@ def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) ->
     ]
     for f in fields(CsvFormat):
         value = getattr(fmt, f.name)
-        rendered = json.dumps(value, ensure_ascii=False)  # JSON scalars are valid YAML
+        rendered = _yaml_scalar(value)
         key = json.dumps(f.name)  # quoted: a bare `null` key would be YAML's null
         lines.append(f"{key}: {rendered}  # {_COMMENTS[f.name]}")
     text = "\n".join(lines) + "\n"
