@@ -27,10 +27,11 @@ _LOOSE_KEY = re.compile(r'private key file "(?P<path>[^"]+)" has group or world 
 def _open_error(path: str) -> str | None:
     """Why ``path`` cannot be opened for reading (``None`` when it can)."""
     try:
-        with open(path, "rb"):
-            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO cannot block
     except OSError as exc:
         return exc.strerror or type(exc).__name__
+    os.close(fd)
+    return None
 
 
 def _loose_key_hint(path: str) -> str:
