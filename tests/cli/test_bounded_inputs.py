@@ -97,15 +97,13 @@ def test_silent_server_times_out_with_the_default(black_hole: int, tmp_path: Pat
     config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     data = tmp_path / "data.csv"
     data.write_text("a,b\n1,2\n", encoding="utf-8")
-    runs = {
-        f"pgconfig test {t}": ("pgconfig", "test", "--connconfig", str(config))
-        + ("--connection-type", t)
-        for t in TYPES
+    conn = ("--connconfig", str(config))
+    runs: dict[str, tuple[str, ...]] = {
+        f"pgconfig test {t}": ("pgconfig", "test", *conn, "--connection-type", t) for t in TYPES
     }
-    runs["pgimport"] = ("pgimport", "--connconfig", str(config), "--import-file", str(data))
-    runs["pgimport"] += ("--table", "t")
-    runs["pgexport"] = ("pgexport", "--connconfig", str(config), "--table", "t")
-    runs["pgserverconfig --audit"] = ("pgserverconfig", "--connconfig", str(config), "--audit")
+    runs["pgimport"] = ("pgimport", *conn, "--import-file", str(data), "--table", "t")
+    runs["pgexport"] = ("pgexport", *conn, "--table", "t")
+    runs["pgserverconfig --audit"] = ("pgserverconfig", *conn, "--audit")
     procs = {label: _start(*args, cwd=tmp_path) for label, args in runs.items()}
     for label, proc in procs.items():
         status, output = _finish(proc)
@@ -227,7 +225,8 @@ def test_special_secret_files_are_refused(tmp_path: Path) -> None:
         status, output = _finish(_start(*args, cwd=tmp_path))
         assert status == 2, output
         _expect_refusal(kind, path, output, "secret file")
-        assert "via from_file" in output and "connection_settings.password" in output
+        assert "via from_file" in output
+        assert "connection_settings.password" in output
 
 
 def test_special_import_settings_files_are_refused(transfer_env: Any) -> None:

@@ -238,9 +238,7 @@ LEGIT_SETTINGS = {
 }
 
 
-def test_legit_session_settings_pass(
-    run_pgmonkey: Any, pg_server: Any, write_config: Any
-) -> None:
+def test_legit_session_settings_pass(run_pgmonkey: Any, pg_server: Any, write_config: Any) -> None:
     for autocommit in (False, True):
         cfg = pg_server.config(autocommit=autocommit)
         cfg["sync_settings"] = dict(LEGIT_SETTINGS)
@@ -249,7 +247,8 @@ def test_legit_session_settings_pass(
         result = run_pgmonkey("pgconfig", "test", "--connconfig", str(path), "--all", "--json")
         assert result.returncode == 0, result.stdout + result.stderr
         for r in _json(result)["results"]:
-            assert r["ok"] and not r["problems"], r
+            assert r["ok"], r
+            assert not r["problems"], r
             s = r["settings"]
             assert s["myapp.tenant"] == {
                 "value": "acme",

@@ -39,7 +39,8 @@ def test_bomb_is_refused(case: dict[str, Any]) -> None:
     assert case["message"] in str(info.value)
     assert str(path) in str(info.value)
     problems = find_problems(path)
-    assert len(problems) == 1 and type(problems[0]) is error_type
+    assert len(problems) == 1
+    assert type(problems[0]) is error_type
 
 
 def test_bombs_through_the_cli_do_not_hang(tmp_path: Path) -> None:

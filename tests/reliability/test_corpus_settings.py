@@ -90,8 +90,10 @@ def test_settings_loader_non_regular(kind: str, tmp_path: Path) -> None:
 
 def _pgimport(config: Path, workdir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pgmonkey_cli", "pgimport", "--connconfig", str(config)]
-        + ["--import-file", str(workdir / "data.csv"), "--table", "t", "-q"],
+        [
+            *(sys.executable, "-m", "pgmonkey_cli", "pgimport", "--connconfig", str(config)),
+            *("--import-file", str(workdir / "data.csv"), "--table", "t", "-q"),
+        ],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -145,7 +147,7 @@ def test_pgimport_with_every_settings_file(pg_database: dict[str, Any], tmp_path
             assert len(err) < 2000, label
     with psycopg.connect(**settings, autocommit=True) as conn:
         rows = conn.execute("SELECT a, count(*) FROM t GROUP BY a ORDER BY a").fetchall()
-    imported = {a: n for a, n in rows}
+    imported = dict(rows)
     assert imported.get("before") == 1
     # every accepted file imported the one data row (a header-less file also the "a" line)
     assert imported.get("imported") == accepted

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONNECTION_TYPES",
-    "add_allow_sensitive_defaults",
     "DEFAULT_CONNECT_TIMEOUT",
+    "add_allow_sensitive_defaults",
     "add_config_options",
     "add_connconfig",
     "add_connect_timeout",
@@ -28,6 +28,7 @@ __all__ = [
     "add_json",
     "add_resolve_env",
     "load_config_from_args",
+    "positive_int",
     "selected_connection_type",
 ]
 
@@ -89,13 +90,14 @@ CONNECT_TIMEOUT_HELP = (
 )
 
 
-def _timeout_seconds(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 second")
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
 
 
@@ -108,7 +110,7 @@ def add_connect_timeout(parser: argparse.ArgumentParser) -> argparse.Action:
     return parser.add_argument(
         "--connect-timeout",
         dest="connect_timeout",
-        type=_timeout_seconds,
+        type=positive_int,
         metavar="SECONDS",
         help=CONNECT_TIMEOUT_HELP,
     )

@@ -182,7 +182,9 @@ def _read_settings_sync(conn: Any, wanted: Mapping[str, Any]) -> list[_Reading]:
             if current is not None:
                 try:
                     with conn.transaction(force_rollback=True):
-                        understood = conn.execute(_UNDERSTOOD, (str(name), requested)).fetchone()[0]
+                        understood = conn.execute(_UNDERSTOOD, (str(name), requested)).fetchone()[
+                            0
+                        ]
                 except psycopg.Error:
                     understood = None
             readings.append(_Reading(str(name), requested, current, source, understood))

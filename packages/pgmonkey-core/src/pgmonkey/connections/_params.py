@@ -269,7 +269,7 @@ class PoolPlan:
 
     @property
     def probe_params(self) -> dict[str, Any]:
-        """libpq parameters of the probe connection made before a pool opens.
+        """The libpq parameters of the probe connection made before a pool opens.
 
         Without a ``connect_timeout`` in the configuration, the probe waits at most the
         pool's ``timeout`` (at least 2 s, libpq's minimum), so a server that accepts the
