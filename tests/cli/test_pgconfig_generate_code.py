@@ -246,3 +246,36 @@ def test_programs_read_yaml_as_pgmonkey_does(
     assert "application_name = 1:30" in result.stdout
     assert "search_path = 0123" in result.stdout
     assert "jit = off" in result.stdout
+
+
+def test_psycopg_program_reads_secrets_as_pgmonkey_does(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any, tmp_path: Path
+) -> None:
+    """``~`` is expanded, and a secret that became a FIFO is refused instead of waited on."""
+    home = tmp_path / "home"
+    home.mkdir()
+    secret = home / "pw"
+    secret.write_text(pg_server.password + "\n", encoding="utf-8")
+    cfg = pg_server.config()
+    cfg["connection_settings"]["password"] = {"from_file": "~/pw"}
+    path = write_config(cfg)
+    env = {"HOME": str(home)}
+    result = run_pgmonkey(
+        "pgconfig",
+        "generate-code",
+        "--connconfig",
+        str(path),
+        "--library",
+        "psycopg",
+        "--resolve-env",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    run = _run_program(result.stdout, tmp_path, "secret_home", **env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "(1,)"
+    secret.unlink()
+    os.mkfifo(secret)
+    run = _run_program(result.stdout, tmp_path, "secret_fifo", **env)
+    assert run.returncode == 1
+    assert "secret file '~/pw' is not a regular file" in run.stderr

@@ -89,6 +89,24 @@ PSYCOPG_ENV = """
 # Environment references (--resolve-env): ${VAR}, ${VAR:-default}, $${ for a literal ${,
 # and {from_env: VAR} / {from_file: /path} values. pgmonkey checked them when it generated
 # this program; here they are resolved again each time the program starts.
+MAX_SECRET_BYTES = 1 << 20  # as pgmonkey: a secret is a regular file of at most 1 MiB
+
+
+def read_secret(path, key):
+    \"\"\"A from_file secret, read as pgmonkey reads it (a FIFO or a device is refused).\"\"\"
+    try:
+        fd = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        sys.exit(f'secret file {path!r} cannot be read: {exc.strerror} (config key {key!r})')
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            sys.exit(f'secret file {path!r} is not a regular file (config key {key!r})')
+        data = f.read(MAX_SECRET_BYTES + 1)
+    if len(data) > MAX_SECRET_BYTES:
+        sys.exit(f'secret file {path!r} is larger than {MAX_SECRET_BYTES} bytes')
+    return data.decode('utf-8').rstrip('\\r\\n')
+
+
 _REFERENCE = re.compile(r'\\$\\$\\{|\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\\}')
 
 
@@ -100,8 +118,7 @@ def resolve_env(value, key='config'):
                 sys.exit(f'environment variable {name!r} is not set (config key {key!r})')
             return os.environ[name]
         if list(value) == ['from_file']:
-            with open(value['from_file'], encoding='utf-8') as f:
-                return f.read().rstrip('\\r\\n')
+            return read_secret(value['from_file'], key)
         return {k: resolve_env(v, f'{key}.{k}') for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_env(v, f'{key}[{i}]') for i, v in enumerate(value)]
