@@ -8,6 +8,7 @@ message so that they name the file, the operating system's reason and the fix.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -30,7 +31,11 @@ def _open_error(path: str) -> str | None:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO cannot block
     except OSError as exc:
         return exc.strerror or type(exc).__name__
-    os.close(fd)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            return os.strerror(errno.EISDIR)
+    finally:
+        os.close(fd)
     return None
 
 
