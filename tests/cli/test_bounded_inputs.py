@@ -244,3 +244,30 @@ def test_special_import_settings_files_are_refused(transfer_env: Any) -> None:
         assert status == 2, output
         _expect_refusal(kind, settings, output, "settings file")
         assert env.sql("SELECT a FROM t") == [("kept",)]
+
+
+@pytest.mark.ssl
+@pytest.mark.parametrize("key", ["sslrootcert", "sslcert", "sslkey"])
+def test_tls_file_that_is_a_fifo_is_refused_before_connecting(
+    pg_ssl_server: Any, tmp_path: Path, key: str
+) -> None:
+    """OpenSSL would block on a FIFO inside libpq, out of connect_timeout's reach."""
+    cfg = pg_ssl_server.cert_config("certuser")
+    fifo = tmp_path / key
+    os.mkfifo(fifo)
+    cfg["connection_settings"][key] = str(fifo)
+    config = tmp_path / "tls.yaml"
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    procs = [
+        _start(
+            "pgconfig", "test", "--connconfig", str(config), "--connection-type", t, cwd=tmp_path
+        )
+        for t in TYPES
+    ]
+    for proc in procs:
+        status, output = _finish(proc)
+        assert status == 1, output
+        assert (
+            f"{fifo}: connection_settings.{key}: is not a regular file (it is a FIFO (named "
+            "pipe)); libpq would wait on it without a timeout"
+        ) in output

@@ -34,6 +34,7 @@ __all__ = [
     "read_file_bytes",
     "read_text_file",
     "read_yaml_file",
+    "special_file_kind",
     "tree_from_node",
 ]
 
@@ -150,7 +151,7 @@ def _read_regular(
     if stat.S_ISDIR(st.st_mode):
         raise ConfigFileError(f"is a directory, not a {what}", source=source)
     if not stat.S_ISREG(st.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "special file")
+        kind = special_file_kind(st.st_mode)
         raise ConfigFileError(
             f"is not a regular file (it is a {kind}); a {what} must be a regular file",
             source=source,
@@ -182,6 +183,11 @@ _KINDS = {
     stat.S_IFBLK: "block device",
     stat.S_IFSOCK: "socket",
 }
+
+
+def special_file_kind(mode: int) -> str:
+    """What a non-regular file is, from its ``st_mode``: ``"FIFO (named pipe)"``, ..."""
+    return _KINDS.get(stat.S_IFMT(mode), "special file")
 
 
 def _too_large(what: str, size: int | None, max_bytes: int) -> str:
