@@ -271,3 +271,18 @@ def test_tls_file_that_is_a_fifo_is_refused_before_connecting(
             f"{fifo}: connection_settings.{key}: is not a regular file (it is a FIFO (named "
             "pipe)); libpq would wait on it without a timeout"
         ) in output
+
+
+def test_special_export_settings_files_are_refused(transfer_env: Any) -> None:
+    env = transfer_env
+    env.sql("CREATE TABLE t (a text)")
+    out = env.workdir / "out.csv"
+    settings = env.workdir / "out.pgexport.yaml"
+    for kind, special in _special_files(env.workdir).items():
+        settings.unlink(missing_ok=True)
+        os.replace(special, settings)
+        args = ("pgexport", "--connconfig", str(env.config_path), "--table", "t")
+        status, output = _finish(_start(*args, "--export-file", str(out), cwd=env.workdir))
+        assert status == 2, output
+        _expect_refusal(kind, settings, output, "settings file")
+        assert not out.exists()
