@@ -174,3 +174,108 @@ def test_invalid_config_is_refused(run_pgmonkey: Any, write_config: Any) -> None
     result = run_pgmonkey("pgconfig", "generate-code", "--connconfig", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
+
+
+# YAML 1.1 would read these unquoted values as 83, True, 90 and False; pgmonkey (and so every
+# generated program) reads them as the text written.
+YAML11_CONFIG = """\
+connection_type: {connection_type}
+connection_settings:
+  user: yaml11_role
+  password: 0123
+  host: {host}
+  port: '{port}'
+  dbname: yes
+  application_name: 1:30
+  autocommit: on
+sync_settings:
+  search_path: 0123
+  jit: off
+async_settings:
+  search_path: 0123
+  jit: off
+pool_settings:
+  min_size: 1
+  max_size: '2'
+  timeout: 10
+async_pool_settings:
+  min_size: 1
+  max_size: '2'
+  timeout: 10
+"""
+
+
+@pytest.fixture
+def yaml11_server(pg_server: Any) -> Any:
+    pg_server.execute("DROP DATABASE IF EXISTS yes")
+    pg_server.execute("DROP ROLE IF EXISTS yaml11_role")
+    pg_server.execute("CREATE ROLE yaml11_role LOGIN PASSWORD '0123'")
+    pg_server.execute("CREATE DATABASE yes OWNER yaml11_role")
+    yield pg_server
+    pg_server.execute("DROP DATABASE IF EXISTS yes WITH (FORCE)")
+    pg_server.execute("DROP ROLE IF EXISTS yaml11_role")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("connection_type", TYPES)
+def test_programs_read_yaml_as_pgmonkey_does(
+    run_pgmonkey: Any,
+    yaml11_server: Any,
+    write_config: Any,
+    tmp_path: Path,
+    library: str,
+    connection_type: str,
+) -> None:
+    _needs_manager(library)
+    from pgmonkey.config import load_config
+
+    c = yaml11_server.config()["connection_settings"]
+    text = YAML11_CONFIG.format(connection_type=connection_type, host=c["host"], port=c["port"])
+    path = write_config(text)
+    cfg = load_config(path)
+    assert cfg["connection_settings"]["password"] == "0123"
+    assert cfg["connection_settings"]["dbname"] == "yes"
+    code = _generate(
+        run_pgmonkey, path, "--library", library, "--connection-type", connection_type
+    )
+    assert "yaml11_role" not in code  # the settings are read at run time
+    result = _run_program(code, tmp_path, f"y11_{library}_{connection_type}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "(1,)"
+    assert "autocommit: True" in result.stdout
+    assert "application_name = 1:30" in result.stdout
+    assert "search_path = 0123" in result.stdout
+    assert "jit = off" in result.stdout
+
+
+def test_psycopg_program_reads_secrets_as_pgmonkey_does(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any, tmp_path: Path
+) -> None:
+    """``~`` is expanded, and a secret that became a FIFO is refused instead of waited on."""
+    home = tmp_path / "home"
+    home.mkdir()
+    secret = home / "pw"
+    secret.write_text(pg_server.password + "\n", encoding="utf-8")
+    cfg = pg_server.config()
+    cfg["connection_settings"]["password"] = {"from_file": "~/pw"}
+    path = write_config(cfg)
+    env = {"HOME": str(home)}
+    result = run_pgmonkey(
+        "pgconfig",
+        "generate-code",
+        "--connconfig",
+        str(path),
+        "--library",
+        "psycopg",
+        "--resolve-env",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    run = _run_program(result.stdout, tmp_path, "secret_home", **env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "(1,)"
+    secret.unlink()
+    os.mkfifo(secret)
+    run = _run_program(result.stdout, tmp_path, "secret_fifo", **env)
+    assert run.returncode == 1
+    assert "secret file '~/pw' is not a regular file" in run.stderr

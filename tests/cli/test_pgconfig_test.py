@@ -219,3 +219,83 @@ def test_wrong_password_message_names_the_problem(
     assert result.returncode == 1
     assert "password authentication failed" in result.stdout + result.stderr
     assert result.stderr.startswith("pgmonkey: error: normal connection test failed")
+
+
+# Settings the server accepts but shows differently: custom (dotted) names, units, booleans,
+# case, lists. Each must be verified against what the server understood, never fail falsely.
+LEGIT_SETTINGS = {
+    "myapp.tenant": "acme",
+    "MyApp.Region": "EU West",
+    "statement_timeout": "30s",
+    "lock_timeout": "30000",
+    "jit": "true",
+    "enable_seqscan": "yes",
+    "DateStyle": "iso, dmy",
+    "TimeZone": "utc",
+    "search_path": '"$user", public',
+    "work_mem": "1024kB",
+    "log_connections": "on",  # settable at connection start only: source decides
+}
+
+
+def test_legit_session_settings_pass(run_pgmonkey: Any, pg_server: Any, write_config: Any) -> None:
+    for autocommit in (False, True):
+        cfg = pg_server.config(autocommit=autocommit)
+        cfg["sync_settings"] = dict(LEGIT_SETTINGS)
+        cfg["async_settings"] = dict(LEGIT_SETTINGS)
+        path = write_config(cfg)
+        result = run_pgmonkey("pgconfig", "test", "--connconfig", str(path), "--all", "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        for r in _json(result)["results"]:
+            assert r["ok"], r
+            assert not r["problems"], r
+            s = r["settings"]
+            assert s["myapp.tenant"] == {
+                "value": "acme",
+                "source": None,
+                "requested": "acme",
+                "applied": True,
+            }
+            assert s["MyApp.Region"]["value"] == "EU West"
+            assert s["statement_timeout"]["value"] == "30s"
+            assert s["lock_timeout"]["value"] == "30s"
+            assert s["jit"]["value"] == "on"
+            assert s["DateStyle"]["value"] == "ISO, DMY"
+            assert all(v["applied"] for v in s.values()), s
+            assert r["transaction_status"] == "idle"
+        text = run_pgmonkey("pgconfig", "test", "--connconfig", str(path))
+        assert text.returncode == 0, text.stdout + text.stderr
+        assert "myapp.tenant = acme (source: None)" in text.stdout
+
+
+def test_unknown_plain_setting_fails_clearly(
+    run_pgmonkey: Any, pg_server: Any, write_config: Any
+) -> None:
+    cfg = pg_server.config()
+    cfg["sync_settings"] = {"no_such_setting": "1"}
+    result = run_pgmonkey("pgconfig", "test", "--connconfig", str(write_config(cfg)))
+    assert result.returncode == 1
+    assert 'unrecognized configuration parameter "no_such_setting"' in result.stdout
+    assert "sync_settings.no_such_setting was refused by the server" in result.stderr
+
+
+def test_settings_verified_after_the_fact(pg_server: Any) -> None:
+    """A value changed after connecting (as a pooler's connect query could) is reported."""
+    from pgmonkey.connections import connect
+    from pgmonkey_cli._tester import TypeResult, _probe_sync
+
+    cfg = pg_server.config()
+    wanted = {"myapp.tenant": "acme", "statement_timeout": "30s", "myapp.gone": "x"}
+    cfg["sync_settings"] = {"myapp.tenant": "acme", "statement_timeout": "30s"}
+    with connect(cfg, autocommit=True) as conn:
+        conn.execute("SET myapp.tenant = 'other'")
+        conn.execute("SET statement_timeout = 1000")
+        result = TypeResult("normal")
+        _probe_sync(conn, result, wanted)
+        (still,) = conn.execute("SELECT current_setting('myapp.tenant')").fetchone() or ("",)
+    assert still == "other"  # the check changed nothing
+    assert result.problems == [
+        "setting 'myapp.tenant' is 'other' on the server, not 'acme' (requested 'acme')",
+        "setting 'statement_timeout' is '1s' on the server, not '30s' (requested '30s')",
+        "setting 'myapp.gone' has no value on the server (it was not applied)",
+    ]

@@ -219,7 +219,12 @@ env_values = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    derandomize=True,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data(), env=env_values)
 def test_random_files_only_raise_pgmonkey_errors_and_never_leak(
     workdir: Path, data: st.DataObject, env: dict[str, str]
@@ -240,7 +245,7 @@ def test_random_files_only_raise_pgmonkey_errors_and_never_leak(
         assert secret not in repr(redact_config(doc))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(derandomize=True, max_examples=150, deadline=None)
 @given(text=st.text(max_size=80))
 def test_arbitrary_text_only_raises_pgmonkey_errors(workdir: Path, text: str) -> None:
     path = workdir / "raw.yaml"
@@ -268,7 +273,7 @@ _SHAPES = [
     secret=st.text(min_size=4, max_size=40).filter(lambda s: s.strip() and s not in REDACTED),
     shape=st.sampled_from(_SHAPES),
 )
-@settings(max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=300, deadline=None)
 def test_redact_text_never_shows_a_known_secret(secret: str, shape: str) -> None:
     text = shape.format(s=secret, r=repr(secret), j=json.dumps(secret))
     visible = secret
@@ -280,3 +285,140 @@ def test_redact_text_never_shows_a_known_secret(secret: str, shape: str) -> None
     if len(visible) >= 4:  # a shorter start of a secret is not told from ordinary text
         assert visible not in shown
     assert redact_text(shown, cfg) == shown
+
+
+# ----------------------------------------------------------------------------- bounded loader
+# Fixed seeds (derandomize): the same examples on every run, each test well under a minute.
+
+YAML_TOKENS = [
+    "connection_settings:",
+    "pool_settings:",
+    "sync_settings:",
+    "postgresql:",
+    "host:",
+    "port:",
+    "password:",
+    "min_size:",
+    "<<:",
+    "? ",
+    ": ",
+    "- ",
+    "\n",
+    "\n  ",
+    "\n    ",
+    "&a ",
+    "&b ",
+    "*a",
+    "*b",
+    "!!str ",
+    "!!python/object:os.system ",
+    "!x ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "'",
+    '"',
+    "|",
+    ">",
+    "#",
+    "---",
+    "...",
+    "%YAML 1.1\n",
+    "~",
+    "null",
+    "0123",
+    "1:30",
+    "0x1F",
+    "yes",
+    "on",
+    "5432",
+    "1e999",
+    "\t",
+    "\ufeff",
+    "\x00",
+    "\x85",
+    "é",
+    "\\",
+    "${PGMP_A}",
+    "from_file: /dev/zero",
+    "from_env: PGMP_A",
+]
+
+
+def _load_only_pgmonkey_errors(path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for resolve_env in (False, True):
+            try:
+                cfg = load_config(path, resolve_env=resolve_env)
+            except PgMonkeyError:
+                continue
+            assert isinstance(cfg, dict)
+        for problem in find_problems(path, resolve_env=True):
+            assert isinstance(problem, PgMonkeyError)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=200))
+def test_arbitrary_bytes_load_or_raise_pgmonkey_errors(workdir: Path, raw: bytes) -> None:
+    path = workdir / "bytes.yaml"
+    path.write_bytes(raw)
+    _load_only_pgmonkey_errors(path)
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(tokens=st.lists(st.sampled_from(YAML_TOKENS), max_size=40))
+def test_yaml_token_soup_loads_or_raises_pgmonkey_errors(workdir: Path, tokens: list[str]) -> None:
+    path = workdir / "soup.yaml"
+    path.write_text("".join(tokens), encoding="utf-8", errors="surrogatepass")
+    _load_only_pgmonkey_errors(path)
+
+
+def _text_values() -> st.SearchStrategy[str]:
+    """Text a user may write (no control characters), including YAML 1.1 look-alikes."""
+    typed = st.text(
+        st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), min_size=1
+    ).filter(lambda s: s.strip() == s and s != "")
+    return st.one_of(
+        typed,
+        st.sampled_from(["0123", "1:30", "0x1F", "yes", "off", "~", "null", "1e3", "-", "@x"]),
+    )
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
+    min_size = draw(st.integers(0, 20))
+    cfg: dict[str, Any] = {
+        "connection_type": draw(st.sampled_from(["normal", "pool", "async", "async_pool"])),
+        "connection_settings": {
+            "host": draw(_text_values()),
+            "port": draw(st.integers(1, 65535)),
+            "user": draw(_text_values()),
+            "password": draw(_text_values()),
+            "dbname": draw(_text_values()),
+            "connect_timeout": draw(st.integers(0, 3600)),
+            "autocommit": draw(st.booleans()),
+        },
+        "pool_settings": {
+            "min_size": min_size,
+            "max_size": draw(st.integers(max(min_size, 1), 40)),
+            "timeout": draw(st.floats(0.5, 600, allow_nan=False)),
+        },
+        "sync_settings": {"statement_timeout": draw(_text_values())},
+    }
+    return cfg
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(cfg=valid_configs())
+def test_round_trip_through_yaml_safe_dump(workdir: Path, cfg: dict[str, Any]) -> None:
+    path = workdir / "roundtrip.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    loaded = load_config(path, strict=True)
+    assert loaded["connection_type"] == cfg["connection_type"]
+    assert loaded["connection_settings"] == cfg["connection_settings"]
+    for key, value in cfg["pool_settings"].items():
+        assert loaded["pool_settings"][key] == value
+    assert loaded["sync_settings"] == cfg["sync_settings"]

@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONNECTION_TYPES",
+    "DEFAULT_CONNECT_TIMEOUT",
     "add_allow_sensitive_defaults",
     "add_config_options",
     "add_connconfig",
+    "add_connect_timeout",
     "add_connection_type",
     "add_json",
     "add_resolve_env",
     "load_config_from_args",
+    "positive_int",
     "selected_connection_type",
 ]
 
@@ -76,6 +79,43 @@ def add_connconfig(
     )
 
 
+DEFAULT_CONNECT_TIMEOUT = 10
+"""Seconds a command waits for the server when neither the flag nor the config says."""
+
+CONNECT_TIMEOUT_HELP = (
+    "Seconds to wait for the server to answer when connecting (each attempt; libpq's "
+    "connect_timeout, at least 2). Default: the config's connection_settings.connect_timeout, "
+    f"or {DEFAULT_CONNECT_TIMEOUT} when the config sets none, so an unreachable or silent "
+    "server fails with a timeout instead of hanging."
+)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def add_connect_timeout(parser: argparse.ArgumentParser) -> argparse.Action:
+    """Add ``--connect-timeout SECONDS`` (``args.connect_timeout``, ``None`` when not given).
+
+    :func:`load_config_from_args` applies it: the flag wins, then the config's
+    ``connect_timeout``, then :data:`DEFAULT_CONNECT_TIMEOUT`.
+    """
+    return parser.add_argument(
+        "--connect-timeout",
+        dest="connect_timeout",
+        type=positive_int,
+        metavar="SECONDS",
+        help=CONNECT_TIMEOUT_HELP,
+    )
+
+
 def add_resolve_env(parser: argparse.ArgumentParser) -> argparse.Action:
     """Add ``--resolve-env`` (``args.resolve_env``), with pgmonkey 3.x's help text."""
     return parser.add_argument("--resolve-env", action="store_true", help=RESOLVE_ENV_HELP)
@@ -94,13 +134,17 @@ def add_config_options(
     *,
     filepath_alias: bool = False,
     required: bool = True,
+    connects: bool = False,
 ) -> None:
     """Add ``--connconfig`` (see :func:`add_connconfig`), ``--resolve-env`` and
-    ``--allow-sensitive-defaults`` in one call.
+    ``--allow-sensitive-defaults`` in one call; with ``connects``, ``--connect-timeout`` too
+    (every command that connects to the server has it).
     """  # noqa: D205
     add_connconfig(parser, help, filepath_alias=filepath_alias, required=required)
     add_resolve_env(parser)
     add_allow_sensitive_defaults(parser)
+    if connects:
+        add_connect_timeout(parser)
 
 
 def add_json(
@@ -132,7 +176,10 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
 
     Args:
         args: A namespace from a parser set up with :func:`add_config_options` (a missing
-            ``resolve_env``/``allow_sensitive_defaults`` counts as ``False``).
+            ``resolve_env``/``allow_sensitive_defaults`` counts as ``False``). When the
+            parser has ``--connect-timeout`` (commands that connect), the configuration's
+            ``connect_timeout`` is set from it, or to :data:`DEFAULT_CONNECT_TIMEOUT` when
+            neither the flag nor the file gives one.
         **kwargs: Passed on to :func:`pgmonkey.config.load_config` (e.g. ``strict=True``).
 
     Returns:
@@ -151,6 +198,12 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
         allow_sensitive_defaults=bool(getattr(args, "allow_sensitive_defaults", False)),
         **kwargs,
     )
+    if hasattr(args, "connect_timeout"):
+        settings = cfg["connection_settings"]
+        if args.connect_timeout is not None:
+            settings["connect_timeout"] = args.connect_timeout
+        elif settings.get("connect_timeout") is None:
+            settings["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     remember_config(cfg)  # its secrets are masked in every message from now on
     return cfg
 

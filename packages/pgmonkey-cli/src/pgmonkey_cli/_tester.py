@@ -33,7 +33,11 @@ _PROBE = (
     " s.ssl, s.version, s.cipher, s.bits, s.client_dn, pg_backend_pid()"
     " FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl AS s ON s.pid = pg_backend_pid()"
 )
-_SETTINGS = "SELECT name, current_setting(name), source FROM pg_settings WHERE name = ANY(%s)"
+_READ_SETTING = (
+    "SELECT current_setting(%(name)s, true),"
+    " (SELECT source FROM pg_settings WHERE name = lower(%(name)s))"
+)
+_UNDERSTOOD = "SELECT set_config(%s, %s, true)"
 _APPLIED_SOURCES = ("client", "session")
 _TX_STATUS = {0: "idle", 1: "active", 2: "in transaction", 3: "in failed transaction"}
 
@@ -81,21 +85,61 @@ def _record_probe(result: TypeResult, row: tuple[Any, ...], autocommit: bool, tx
     result.transaction_status = _TX_STATUS.get(tx, str(tx))
 
 
-def _record_settings(
-    result: TypeResult, wanted: Mapping[str, Any], rows: list[tuple[Any, ...]]
-) -> None:
-    found = {str(name): (value, source) for name, value, source in rows}
-    for name in wanted:
-        key = str(name).lower()
-        if key not in found:
-            result.settings[str(name)] = {"value": None, "source": None, "applied": False}
-            result.problems.append(f"setting {name!r} is unknown to the server")
-            continue
-        value, source = found[key]
-        applied = source in _APPLIED_SOURCES
-        result.settings[str(name)] = {"value": value, "source": source, "applied": applied}
-        if not applied:
-            result.problems.append(f"setting {name!r} is not in effect (source: {source})")
+@dataclass(frozen=True)
+class _Reading:
+    """What the server says about one requested session setting."""
+
+    name: str
+    requested: str
+    current: str | None  # current_setting(name, true): NULL when the server has no value
+    source: str | None  # pg_settings.source; None for custom (dotted) settings
+    understood: str | None  # the requested value as the server reads it (None: not checked)
+
+
+def _requested_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _judge(r: _Reading) -> tuple[dict[str, Any], str | None]:
+    """The report entry of one setting and its problem, if any.
+
+    The value in effect is compared with what the server makes of the requested value (the
+    result of ``set_config`` in a rolled-back transaction), so units (``30s``/``30000``),
+    booleans (``true``/``on``), case and other normalisations never count as a difference.
+    When the server would not let the session change the setting (``set_config`` failed),
+    the source of the value decides, as for any setting sent at connection start.
+    """
+    info: dict[str, Any] = {"value": r.current, "source": r.source, "requested": r.requested}
+    if r.current is None:
+        info["applied"] = False
+        if "." in r.name:
+            return info, f"setting {r.name!r} has no value on the server (it was not applied)"
+        return info, f"setting {r.name!r} is unknown to the server"
+    from_client = r.source is None or r.source in _APPLIED_SOURCES
+    if r.understood is not None:
+        same = r.current == r.understood
+    else:
+        same = r.source is not None or r.current == r.requested
+    info["applied"] = same and from_client
+    if not same:
+        expected = r.understood if r.understood is not None else r.requested
+        return info, (
+            f"setting {r.name!r} is {r.current!r} on the server, not {expected!r} "
+            f"(requested {r.requested!r})"
+        )
+    if not from_client:
+        return info, f"setting {r.name!r} is not in effect (source: {r.source})"
+    return info, None
+
+
+def _record_settings(result: TypeResult, readings: list[_Reading]) -> None:
+    for reading in readings:
+        info, problem = _judge(reading)
+        result.settings[reading.name] = info
+        if problem is not None:
+            result.problems.append(problem)
 
 
 def _latency(samples: list[float]) -> dict[str, float]:
@@ -112,7 +156,7 @@ def _latency(samples: list[float]) -> dict[str, float]:
 def _probe_sync(conn: Any, result: TypeResult, wanted: Mapping[str, Any]) -> None:
     tx_before = int(conn.info.transaction_status)
     row = conn.execute(_PROBE).fetchone()
-    rows = conn.execute(_SETTINGS, ([str(n).lower() for n in wanted],)).fetchall()
+    readings = _read_settings_sync(conn, wanted)
     samples = []
     for _ in range(LATENCY_SAMPLES):
         start = time.perf_counter()
@@ -121,8 +165,30 @@ def _probe_sync(conn: Any, result: TypeResult, wanted: Mapping[str, Any]) -> Non
     if not conn.autocommit:
         conn.rollback()
     _record_probe(result, row, bool(conn.autocommit), tx_before)
-    _record_settings(result, wanted, rows)
+    _record_settings(result, readings)
     result.latency_ms = _latency(samples)
+
+
+def _read_settings_sync(conn: Any, wanted: Mapping[str, Any]) -> list[_Reading]:
+    """Read each setting, and what the server makes of its requested value (rolled back)."""
+    import psycopg
+
+    readings = []
+    with conn.transaction(force_rollback=True):
+        for name, value in wanted.items():
+            requested = _requested_text(value)
+            current, source = conn.execute(_READ_SETTING, {"name": str(name)}).fetchone()
+            understood = None
+            if current is not None:
+                try:
+                    with conn.transaction(force_rollback=True):
+                        understood = conn.execute(_UNDERSTOOD, (str(name), requested)).fetchone()[
+                            0
+                        ]
+                except psycopg.Error:
+                    understood = None
+            readings.append(_Reading(str(name), requested, current, source, understood))
+    return readings
 
 
 def _test_normal(cfg: Mapping[str, Any], result: TypeResult) -> None:
@@ -174,8 +240,7 @@ def _pool_report(min_size: int, max_size: int, held: int, distinct: int) -> dict
 async def _probe_async(conn: Any, result: TypeResult, wanted: Mapping[str, Any]) -> None:
     tx_before = int(conn.info.transaction_status)
     row = await (await conn.execute(_PROBE)).fetchone()
-    cur = await conn.execute(_SETTINGS, ([str(n).lower() for n in wanted],))
-    rows = await cur.fetchall()
+    readings = await _read_settings_async(conn, wanted)
     samples = []
     for _ in range(LATENCY_SAMPLES):
         start = time.perf_counter()
@@ -184,8 +249,30 @@ async def _probe_async(conn: Any, result: TypeResult, wanted: Mapping[str, Any])
     if not conn.autocommit:
         await conn.rollback()
     _record_probe(result, row, bool(conn.autocommit), tx_before)
-    _record_settings(result, wanted, rows)
+    _record_settings(result, readings)
     result.latency_ms = _latency(samples)
+
+
+async def _read_settings_async(conn: Any, wanted: Mapping[str, Any]) -> list[_Reading]:
+    """The async twin of :func:`_read_settings_sync`."""
+    import psycopg
+
+    readings = []
+    async with conn.transaction(force_rollback=True):
+        for name, value in wanted.items():
+            requested = _requested_text(value)
+            cur = await conn.execute(_READ_SETTING, {"name": str(name)})
+            current, source = await cur.fetchone()
+            understood = None
+            if current is not None:
+                try:
+                    async with conn.transaction(force_rollback=True):
+                        cur = await conn.execute(_UNDERSTOOD, (str(name), requested))
+                        understood = (await cur.fetchone())[0]
+                except psycopg.Error:
+                    understood = None
+            readings.append(_Reading(str(name), requested, current, source, understood))
+    return readings
 
 
 async def _test_async(cfg: Mapping[str, Any], result: TypeResult) -> None:

@@ -103,7 +103,7 @@ def render(
         )
     imports = _PSYCOPG_IMPORTS[connection_type]
     if resolve_env:
-        imports = "import os\nimport re\nimport sys\n" + (
+        imports = "import os\nimport re\nimport stat\nimport sys\n" + (
             imports if imports.startswith("import asyncio") else "\n" + imports
         )
         imports = imports.replace("import asyncio\n\n", "import asyncio\nimport os\n", 1)
@@ -129,7 +129,7 @@ def render(
 def _sort_imports(block: str) -> str:
     """Order an import block the isort way: standard library first, then third party."""
     lines = {line for line in block.splitlines() if line.strip()}
-    stdlib = sorted(x for x in lines if x.split()[1] in {"asyncio", "os", "re", "sys"})
+    stdlib = sorted(x for x in lines if x.split()[1] in {"asyncio", "os", "re", "stat", "sys"})
     third = sorted((x for x in lines if x not in stdlib), key=lambda x: (x.startswith("from"), x))
     return "\n".join(stdlib) + "\n\n" + "\n".join(third) + "\n"
 

@@ -89,6 +89,24 @@ PSYCOPG_ENV = """
 # Environment references (--resolve-env): ${VAR}, ${VAR:-default}, $${ for a literal ${,
 # and {from_env: VAR} / {from_file: /path} values. pgmonkey checked them when it generated
 # this program; here they are resolved again each time the program starts.
+MAX_SECRET_BYTES = 1 << 20  # as pgmonkey: a secret is a regular file of at most 1 MiB
+
+
+def read_secret(path, key):
+    \"\"\"A from_file secret, read as pgmonkey reads it (a FIFO or a device is refused).\"\"\"
+    try:
+        fd = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        sys.exit(f'secret file {path!r} cannot be read: {exc.strerror} (config key {key!r})')
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            sys.exit(f'secret file {path!r} is not a regular file (config key {key!r})')
+        data = f.read(MAX_SECRET_BYTES + 1)
+    if len(data) > MAX_SECRET_BYTES:
+        sys.exit(f'secret file {path!r} is larger than {MAX_SECRET_BYTES} bytes')
+    return data.decode('utf-8').rstrip('\\r\\n')
+
+
 _REFERENCE = re.compile(r'\\$\\$\\{|\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\\}')
 
 
@@ -100,8 +118,7 @@ def resolve_env(value, key='config'):
                 sys.exit(f'environment variable {name!r} is not set (config key {key!r})')
             return os.environ[name]
         if list(value) == ['from_file']:
-            with open(value['from_file'], encoding='utf-8') as f:
-                return f.read().rstrip('\\r\\n')
+            return read_secret(value['from_file'], key)
         return {k: resolve_env(v, f'{key}.{k}') for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_env(v, f'{key}[{i}]') for i, v in enumerate(value)]
@@ -124,8 +141,24 @@ def resolve_env(value, key='config'):
 PSYCOPG_COMMON = '''
 
 POOL_KEYS = {
-    'min_size', 'max_size', 'name', 'timeout', 'max_waiting', 'max_lifetime', 'max_idle',
-    'reconnect_timeout', 'num_workers',
+    'min_size': int, 'max_size': int, 'max_waiting': int, 'num_workers': int,
+    'timeout': float, 'max_lifetime': float, 'max_idle': float, 'reconnect_timeout': float,
+    'name': str,
+}
+
+
+class TextLoader(yaml.SafeLoader):
+    """YAML read the way pgmonkey reads it: every value stays the text written.
+
+    Plain YAML would turn password: 0123 into 83 (octal), dbname: yes into True and
+    1:30 into 90; here they stay '0123', 'yes' and '1:30'. Only ~, null and an empty
+    value mean "no value".
+    """
+
+
+TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag.endswith((':null', ':merge'))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -138,7 +171,7 @@ def as_bool(value):
 def load_settings(path):
     """Return (libpq parameters, autocommit, session settings, pool settings, check)."""
     with open(path, encoding='utf-8') as f:
-        config = yaml.safe_load(f) or {}
+        config = yaml.load(f, Loader=TextLoader) or {}
     if isinstance(config.get('postgresql'), dict):  # the pre-3.0 wrapper
         config = config['postgresql']
 __RESOLVE__
@@ -152,9 +185,14 @@ __RESOLVE__
         else:
             print(f'warning: unknown connection setting {key!r} ignored', file=sys.stderr)
     autocommit = as_bool(params.pop('autocommit', False))
-    session = {str(k): str(v) for k, v in (config.get('__SESSION_SECTION__') or {}).items()}
-    pool = {k: v for k, v in (config.get('__POOL_SECTION__') or {}).items() if k in POOL_KEYS}
-    check = as_bool((config.get('__POOL_SECTION__') or {}).get('check_on_checkout', False))
+    session = {
+        str(k): str(v)
+        for k, v in (config.get('__SESSION_SECTION__') or {}).items()
+        if v is not None
+    }
+    section = config.get('__POOL_SECTION__') or {}
+    pool = {k: POOL_KEYS[k](v) for k, v in section.items() if k in POOL_KEYS and v is not None}
+    check = as_bool(section.get('check_on_checkout', False))
     return params, autocommit, session, pool, check
 '''
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
@@ -21,14 +20,11 @@ def load_connection_config(args: argparse.Namespace) -> dict[str, Any]:
     """Load ``--connconfig`` with ``--resolve-env``/``--allow-sensitive-defaults``.
 
     Raises:
-        pgmonkey.errors.ConfigError: the configuration is missing or invalid (exit 2).
+        pgmonkey.errors.ConfigError: the configuration is missing, not a regular file, too
+            large or invalid (exit 2).
     """
-    from pgmonkey.errors import ConfigFileError
     from pgmonkey_cli._options import load_config_from_args
 
-    path = Path(args.connconfig)
-    if not path.is_file():
-        raise ConfigFileError("connection config file not found", source=str(path))
     return load_config_from_args(args)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -67,16 +68,20 @@ def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
             return TransferUsageError(f"--{key}: {message}")
         return TransferUsageError(message, source=source, key_path=[key])
 
+    for key in ("delimiter", "quote", "null", "encoding"):
+        value = getattr(fmt, key)
+        if isinstance(value, str) and "\0" in value:
+            raise fail(key, "cannot contain a NUL character")
     for key in ("delimiter", "quote"):
         value = getattr(fmt, key)
         if not isinstance(value, str) or len(value) != 1 or not value.isascii():
-            raise fail(key, f"must be a single ASCII character, got {value!r}")
+            raise fail(key, f"must be a single ASCII character, got {_shown(value)}")
         if value in "\r\n":
             raise fail(key, "cannot be a newline or carriage return")
     if fmt.delimiter == fmt.quote:
         raise fail("quote", f"the delimiter and the quote character are both {fmt.quote!r}")
     if not isinstance(fmt.null, str):
-        raise fail("null", f"must be a string, got {fmt.null!r}")
+        raise fail("null", f"must be a string, got {_shown(fmt.null)}")
     if "\r" in fmt.null or "\n" in fmt.null:
         raise fail("null", "cannot contain a newline or carriage return")
     if fmt.delimiter in fmt.null:
@@ -84,50 +89,78 @@ def validate_format(fmt: CsvFormat, *, source: str | None = None) -> CsvFormat:
     if fmt.quote in fmt.null:
         raise fail("null", f"cannot contain the quote character {fmt.quote!r}")
     if not isinstance(fmt.header, bool):
-        raise fail("header", f"must be true or false, got {fmt.header!r}")
+        raise fail("header", f"must be true or false, got {_shown(fmt.header)}")
     if not isinstance(fmt.encoding, str):
-        raise fail("encoding", f"must be a string, got {fmt.encoding!r}")
+        raise fail("encoding", f"must be a string, got {_shown(fmt.encoding)}")
     try:
         encoding = canonical_encoding(fmt.encoding)
     except TransferUsageError:
-        raise fail("encoding", f"unknown encoding {fmt.encoding!r}") from None
+        raise fail("encoding", f"unknown encoding {_shown(fmt.encoding)}") from None
     return replace(fmt, encoding=encoding)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a settings file may hold huge values)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 def read_settings(path: Path) -> dict[str, Any]:
     """Read a settings file; only the keys of :class:`CsvFormat` are allowed.
 
+    The file goes through pgmonkey's one bounded YAML reader
+    (:func:`pgmonkey.config.read_yaml_file`): a regular file of at most
+    :data:`pgmonkey.config.MAX_FILE_BYTES`, values kept as written (``0123`` stays
+    ``"0123"``), aliases and nesting bounded. ``header`` takes the booleans a configuration
+    does (true/false, yes/no, on/off, 1/0); ``null: ~`` (or an empty value) means the empty
+    field.
+
     Raises:
-        TransferUsageError: unreadable file, invalid YAML, not a mapping, unknown key.
+        TransferUsageError: unreadable file, invalid YAML, not a mapping, unknown key, a
+            value that is not a single text value (with the key and its line).
     """
-    import yaml
+    from pgmonkey.config import parse_boolean, read_yaml_file
+    from pgmonkey.errors import ConfigError
 
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TransferUsageError(f"cannot read settings file: {exc}", source=source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise TransferUsageError(f"{where}not valid YAML", source=source) from None
+        parsed = read_yaml_file(path, what="settings file")
+    except ConfigError as exc:
+        raise TransferUsageError(exc.message, source=source, key_path=exc.key_path) from None
+    data = parsed.data
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise TransferUsageError("expected a mapping of settings", source=source)
-    if None in data:  # an unquoted `null:` key is YAML's null, not the string "null"
-        data["null"] = data.pop(None)
-    for key in data:
+
+    def fail(key: str, message: str) -> TransferUsageError:
+        line = parsed.marks.get((key,), (None,))[0]
+        where = f" (line {line})" if line is not None else ""
+        return TransferUsageError(message + where, source=source, key_path=[key])
+
+    values: dict[str, Any] = {}
+    for key, value in data.items():
         if key not in _KEYS:
             allowed = ", ".join(sorted(_KEYS))
-            raise TransferUsageError(
-                f"unknown setting (allowed: {allowed})", source=source, key_path=[str(key)]
-            )
-    if data.get("null", "") is None:
-        data["null"] = ""
-    return data
+            raise fail(key, f"unknown setting (allowed: {allowed})")
+        if value is not None and not isinstance(value, str):
+            raise fail(key, f"must be a single value, found a {_kind(value)}")
+        if key == "header":
+            header = parse_boolean(value)
+            if header is None:
+                raise fail(key, f"must be true or false, got {_shown(value)}")
+            values[key] = header
+        elif value is None:
+            if key != "null":
+                raise fail(key, "has no value")
+            values[key] = ""
+        else:
+            values[key] = value
+    return values
+
+
+def _kind(value: object) -> str:
+    return "mapping" if isinstance(value, dict) else "list"
 
 
 _COMMENTS = {
@@ -137,6 +170,15 @@ _COMMENTS = {
     "header": "true: the first record holds the column names",
     "null": 'unquoted text meaning NULL; a quoted "" is always the empty string',
 }
+
+
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _yaml_scalar(value: object) -> str:
+    """``value`` as a JSON scalar (valid YAML), with characters YAML forbids escaped."""
+    rendered = json.dumps(value, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", rendered)
 
 
 def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) -> bool:
@@ -151,7 +193,7 @@ def write_settings(path: Path, fmt: CsvFormat, *, kind: str, data_file: Path) ->
     ]
     for f in fields(CsvFormat):
         value = getattr(fmt, f.name)
-        rendered = json.dumps(value, ensure_ascii=False)  # JSON scalars are valid YAML
+        rendered = _yaml_scalar(value)
         key = json.dumps(f.name)  # quoted: a bare `null` key would be YAML's null
         lines.append(f"{key}: {rendered}  # {_COMMENTS[f.name]}")
     text = "\n".join(lines) + "\n"

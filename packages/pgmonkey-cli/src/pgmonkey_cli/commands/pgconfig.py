@@ -44,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "test", help="Test the database connection using a configuration file."
     )
     add_config_options(
-        test, "Path to the configuration file you want to test.", filepath_alias=True
+        test,
+        "Path to the configuration file you want to test.",
+        filepath_alias=True,
+        connects=True,
     )
     add_connection_type(test, "Connection type to test. Overrides the value in the config file.")
     test.add_argument(

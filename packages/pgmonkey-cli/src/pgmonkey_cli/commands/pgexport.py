@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "SELECT, VALUES, TABLE or WITH query (a trailing ; is allowed), checked by the server "
         "before it runs and run read-only. It is SQL: never build it from untrusted input.",
     )
-    add_config_options(parser)
+    add_config_options(parser, connects=True)
     parser.add_argument(
         "--export_file",
         "--export-file",

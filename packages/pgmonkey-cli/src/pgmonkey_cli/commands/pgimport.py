@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="Name of the target table in the database (schema.table or table; "
         "double-quote a name containing dots: '\"my.table\"').",
     )
-    add_config_options(parser)
+    add_config_options(parser, connects=True)
     add_format_options(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(

@@ -8,19 +8,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pgmonkey_cli._options import add_config_options, add_json
+from pgmonkey_cli._options import add_config_options, add_json, positive_int
 
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -29,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "pgserverconfig", help="Generate suggested server configuration entries"
     )
     add_config_options(
-        parser, "Path to the config you want settings generated.", filepath_alias=True
+        parser,
+        "Path to the config you want settings generated.",
+        filepath_alias=True,
+        connects=True,
     )
     parser.add_argument(
         "--audit",
@@ -38,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--processes",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="Number of application processes (workers, replicas) that each open the "

@@ -24,15 +24,19 @@ from pgmonkey.config._cache import (
     load_config_cached,
 )
 from pgmonkey.config._interpolate import resolve_env_vars
+from pgmonkey.config._loader import MAX_FILE_BYTES, ParsedFile, read_text_file, read_yaml_file
+from pgmonkey.config._normalise import parse_boolean
 from pgmonkey.config._redact import REDACTED, describe_target, redact_config, redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._template import template_text
 from pgmonkey.config._warn import ConfigWarning, UnknownConfigKeyWarning
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "REDACTED",
     "ConfigWarning",
     "LoadedConfig",
+    "ParsedFile",
     "UnknownConfigKeyWarning",
     "clear_config_cache",
     "config_digest",
@@ -41,6 +45,9 @@ __all__ = [
     "is_sensitive_key",
     "load_config",
     "load_config_cached",
+    "parse_boolean",
+    "read_text_file",
+    "read_yaml_file",
     "redact_config",
     "redact_text",
     "resolve_env_vars",

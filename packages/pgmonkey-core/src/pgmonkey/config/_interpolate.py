@@ -22,8 +22,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pgmonkey.config._loader import read_file_bytes
 from pgmonkey.config._sensitive import is_sensitive_key
-from pgmonkey.errors import EnvInterpolationError
+from pgmonkey.errors import ConfigFileError, EnvInterpolationError
 
 __all__ = ["Interpolator", "is_structured_ref", "resolve_env_vars"]
 
@@ -207,24 +208,36 @@ class Interpolator:
         where = f"(referenced by config key '{key}' via from_file)"
         identity: FileIdentity = None
         try:
-            st = os.stat(file_path)
-            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            with open(file_path, encoding="utf-8") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            raise self._error(f"secret file '{target}' not found {where}", path) from None
-        except IsADirectoryError:
-            raise self._error(f"secret file '{target}' is a directory {where}", path) from None
-        except UnicodeDecodeError:
-            raise self._error(f"secret file '{target}' is not UTF-8 text {where}", path) from None
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise self._error(
-                f"could not read secret file '{target}' {where}: {reason}", path
-            ) from None
+            text, identity = read_secret_text(file_path)
+        except ConfigFileError as exc:
+            reason = exc.message.removeprefix("secret file ")
+            raise self._error(f"secret file '{target}' {reason} {where}", path) from None
         finally:
             self.file_deps[file_path] = identity
         return text.rstrip("\r\n")
+
+
+def read_secret_text(file_path: str) -> tuple[str, FileIdentity]:
+    """Read a ``from_file`` secret through the bounded reader; return it and its identity.
+
+    The identity comes from the descriptor that was read (not from a second ``stat`` of the
+    path), so a cache comparing identities later compares against what was really read.
+
+    Raises:
+        ConfigFileError: As :func:`~pgmonkey.config._loader.read_text_file`, with the reason
+            only (the caller adds the key).
+    """
+    identity: FileIdentity = None
+
+    def remember(st: os.stat_result) -> None:
+        nonlocal identity
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    raw = read_file_bytes(file_path, what="secret file", on_open=remember)
+    try:
+        return raw.decode("utf-8"), identity
+    except UnicodeDecodeError:
+        raise ConfigFileError("is not UTF-8 text", source=file_path) from None
 
 
 def resolve_env_vars(

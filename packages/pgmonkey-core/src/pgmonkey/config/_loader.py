@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,21 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pgmonkey.errors import ConfigFileError, ConfigSyntaxError, ConfigValidationError
 
-__all__ = ["Marks", "ParsedFile", "parse_text", "read_file", "tree_from_node"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Marks",
+    "ParsedFile",
+    "parse_text",
+    "parse_yaml",
+    "read_file",
+    "read_file_bytes",
+    "read_text_file",
+    "read_yaml_file",
+    "special_file_kind",
+    "tree_from_node",
+]
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -36,6 +52,8 @@ _SEQ_TAG = _YAML + "seq"
 #: Upper bounds that keep a hostile file (alias bombs, deep nesting) cheap to reject.
 MAX_NODES = 10_000
 MAX_DEPTH = 64
+#: The largest file (configuration, secret, settings) pgmonkey reads: 1 MiB.
+MAX_FILE_BYTES = 1 << 20
 
 Marks = dict[tuple[Any, ...], tuple[int, int]]
 
@@ -53,32 +71,133 @@ class ParsedFile:
     marks: Marks = field(default_factory=dict)
 
 
-def read_file(path: str | os.PathLike[str]) -> str:
-    """Read a configuration file as text.
+def read_text_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "configuration file",
+    max_bytes: int = MAX_FILE_BYTES,
+    on_open: Callable[[os.stat_result], None] | None = None,
+) -> str:
+    """Read a small text file that pgmonkey was pointed at, refusing anything unbounded.
+
+    This is the one way pgmonkey reads the files a user names: configurations, ``from_file``
+    secrets and the CLI's import/export settings files. The file is opened without blocking
+    (a FIFO cannot stall the open), then :func:`os.fstat` on the open descriptor decides (so
+    the file checked is the file read): anything but a regular file (a FIFO, a device such as
+    ``/dev/zero``, a socket, a directory) is refused, and at most ``max_bytes + 1`` bytes are
+    read, so an oversized file is refused without being read whole.
 
     Args:
         path: The file.
+        what: What the file is, for the messages ("configuration file", "secret file"...).
+        max_bytes: The largest accepted size (default :data:`MAX_FILE_BYTES`).
+        on_open: Called with the ``fstat`` result of the opened regular file (to remember
+            which file was read, e.g. for a cache).
 
     Returns:
         The decoded text (UTF-8, or UTF-16/32 with a byte-order mark).
 
     Raises:
-        ConfigFileError: The file is missing, a directory, unreadable or not text.
+        ConfigFileError: The file is missing, not a regular file, larger than ``max_bytes``,
+            unreadable or not text. The message names the path and the reason.
     """
     source = os.fspath(path)
+    return decode(read_file_bytes(source, what=what, max_bytes=max_bytes, on_open=on_open), source)
+
+
+def read_file_bytes(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "configuration file",
+    max_bytes: int = MAX_FILE_BYTES,
+    on_open: Callable[[os.stat_result], None] | None = None,
+) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see :func:`read_text_file`).
+
+    Raises:
+        ConfigFileError: As :func:`read_text_file`, except for decoding.
+    """
+    source = os.fspath(path)
+    if not isinstance(source, str):
+        raise ConfigFileError(f"the {what} path must be text, not bytes")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(source, "rb") as fh:
-            raw = fh.read()
+        fd = os.open(source, flags)
     except FileNotFoundError:
-        raise ConfigFileError("configuration file not found", source=source) from None
+        raise ConfigFileError(f"{what} not found", source=source) from None
     except IsADirectoryError:
-        raise ConfigFileError("is a directory, not a configuration file", source=source) from None
+        raise ConfigFileError(f"is a directory, not a {what}", source=source) from None
     except PermissionError:
         raise ConfigFileError("cannot be read: permission denied", source=source) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigFileError(f"cannot be read: {reason}", source=source) from None
+    try:
+        return _read_regular(fd, source, what, max_bytes, on_open)
+    finally:
+        os.close(fd)
+
+
+def _read_regular(
+    fd: int,
+    source: str,
+    what: str,
+    max_bytes: int,
+    on_open: Callable[[os.stat_result], None] | None,
+) -> bytes:
+    """At most ``max_bytes`` bytes of the regular file open as ``fd``."""
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigFileError(f"is a directory, not a {what}", source=source)
+    if not stat.S_ISREG(st.st_mode):
+        kind = special_file_kind(st.st_mode)
+        raise ConfigFileError(
+            f"is not a regular file (it is a {kind}); a {what} must be a regular file",
+            source=source,
+        )
+    if st.st_size > max_bytes:
+        raise ConfigFileError(_too_large(what, st.st_size, max_bytes), source=source)
+    if on_open is not None:
+        on_open(st)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 16, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigFileError(f"cannot be read: {reason}", source=source) from None
-    return decode(raw, source)
+    if total > max_bytes:  # it grew while being read
+        raise ConfigFileError(_too_large(what, None, max_bytes), source=source)
+    return b"".join(chunks)
+
+
+_KINDS = {
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def special_file_kind(mode: int) -> str:
+    """What a non-regular file is, from its ``st_mode``: ``"FIFO (named pipe)"``, ..."""
+    return _KINDS.get(stat.S_IFMT(mode), "special file")
+
+
+def _too_large(what: str, size: int | None, max_bytes: int) -> str:
+    found = f"{size} bytes" if size is not None else f"more than {max_bytes} bytes"
+    return f"is too large for a {what} ({found}; the limit is {max_bytes} bytes)"
+
+
+def read_file(path: str | os.PathLike[str]) -> str:
+    """Read a configuration file as text (:func:`read_text_file` with its defaults)."""
+    return read_text_file(path)
 
 
 def decode(raw: bytes, source: str | None) -> str:
@@ -104,10 +223,56 @@ def decode(raw: bytes, source: str | None) -> str:
 
 
 def parse_text(text: str, source: str | None) -> ParsedFile:
-    """Parse YAML text into a :class:`ParsedFile`.
+    """Parse a configuration's YAML text into a :class:`ParsedFile`.
 
     Raises:
         ConfigFileError: The document is empty.
+        ConfigSyntaxError: The text is not valid YAML (with line and column).
+        ConfigValidationError: Valid YAML that pgmonkey cannot use (tags, duplicate keys...).
+    """
+    parsed = parse_yaml(text, source)
+    if parsed.data is None:
+        raise ConfigFileError("configuration file is empty", source=source)
+    return parsed
+
+
+def read_yaml_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "configuration file",
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ParsedFile:
+    """Read and parse a YAML file the way pgmonkey reads its configuration files.
+
+    The file is read by :func:`read_text_file` (a regular file of at most ``max_bytes``) and
+    parsed by the same rules as a configuration: every scalar stays the text written (no
+    YAML 1.1 coercion: ``0123`` stays ``"0123"``, ``on`` stays ``"on"``, ``1:30`` stays
+    ``"1:30"``, ``0x1F`` stays ``"0x1F"``); only the null forms become ``None``; keys are
+    text (an unquoted ``null:`` key is ``"null"``); aliases may expand to at most
+    :data:`MAX_NODES` values, nested at most :data:`MAX_DEPTH` deep; tags other than the
+    standard ones and duplicate keys are refused.
+
+    Args:
+        path: The file.
+        what: What the file is, for the messages.
+        max_bytes: The largest accepted size.
+
+    Returns:
+        The :class:`ParsedFile`; its ``data`` is ``None`` for an empty document.
+
+    Raises:
+        ConfigFileError: The file cannot be read (see :func:`read_text_file`).
+        ConfigSyntaxError: The text is not valid YAML (with line and column).
+        ConfigValidationError: Valid YAML that pgmonkey cannot use.
+    """
+    source = os.fspath(path)
+    return parse_yaml(read_text_file(source, what=what, max_bytes=max_bytes), str(source))
+
+
+def parse_yaml(text: str, source: str | None) -> ParsedFile:
+    """Parse YAML text into a :class:`ParsedFile` (``data`` is ``None`` when empty).
+
+    Raises:
         ConfigSyntaxError: The text is not valid YAML (with line and column).
         ConfigValidationError: Valid YAML that pgmonkey cannot use (tags, duplicate keys...).
     """
@@ -124,6 +289,15 @@ def parse_text(text: str, source: str | None) -> ParsedFile:
             line=mark.line + 1 if mark is not None else None,
             column=mark.column + 1 if mark is not None else None,
         ) from None
+    except yaml.reader.ReaderError as exc:
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line_start = text.rfind("\n", 0, exc.position) + 1
+        raise ConfigSyntaxError(
+            f"invalid YAML: the control character {character!r} is not allowed in a YAML file",
+            source=source,
+            line=text.count("\n", 0, exc.position) + 1,
+            column=exc.position - line_start + 1,
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError(f"invalid YAML: {type(exc).__name__}", source=source) from None
     except RecursionError:
@@ -131,11 +305,8 @@ def parse_text(text: str, source: str | None) -> ParsedFile:
     finally:
         loader.dispose()
     if node is None:
-        raise ConfigFileError("configuration file is empty", source=source)
-    parsed = tree_from_node(node, source)
-    if parsed.data is None:
-        raise ConfigFileError("configuration file is empty", source=source)
-    return parsed
+        return ParsedFile(data=None)
+    return tree_from_node(node, source)
 
 
 def tree_from_node(node: Node, source: str | None = None) -> ParsedFile:

@@ -429,6 +429,22 @@ def _to_float(value: Any) -> float:
     return number
 
 
+def parse_boolean(value: object) -> bool | None:
+    """Read a boolean the way a configuration does; ``None`` when ``value`` is not one.
+
+    ``true``/``yes``/``on``/``1`` and ``false``/``no``/``off``/``0`` in any case (with
+    surrounding blanks ignored), Python booleans, and the integers 0 and 1 are booleans.
+
+    Example:
+        >>> parse_boolean("On"), parse_boolean("no"), parse_boolean("maybe")
+        (True, False, None)
+    """
+    try:
+        return _to_bool(value)
+    except _Invalid:
+        return None
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value

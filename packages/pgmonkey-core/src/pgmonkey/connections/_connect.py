@@ -17,6 +17,7 @@ from pgmonkey.connections._params import (
     plan_pool,
 )
 from pgmonkey.connections._pooler import check_for_pooler
+from pgmonkey.connections._tls_files import refuse_special_tls_files
 
 __all__ = ["connect", "open_pool"]
 
@@ -44,6 +45,7 @@ def connect(cfg: Mapping[str, Any], *, autocommit: bool | None = None) -> psycop
     params, ac, settings = connection_kwargs(
         config, session="sync_settings", autocommit=autocommit
     )
+    refuse_special_tls_files(params)
     try:
         conn = psycopg.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
@@ -83,9 +85,10 @@ def open_pool(
         overrides=overrides,
         check_connection=ConnectionPool.check_connection,
     )
+    refuse_special_tls_files(plan.params)
     if wait:
         try:
-            probe = psycopg.connect(**plan.params, autocommit=True)
+            probe = psycopg.connect(**plan.probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise plan.connect_error(exc) from exc
         with probe:

@@ -17,6 +17,7 @@ from pgmonkey.connections._params import (
     plan_pool,
 )
 from pgmonkey.connections._pooler import check_for_pooler_async
+from pgmonkey.connections._tls_files import refuse_special_tls_files
 
 __all__ = ["connect_async", "open_async_pool"]
 
@@ -46,6 +47,7 @@ async def connect_async(
     params, ac, settings = connection_kwargs(
         config, session="async_settings", autocommit=autocommit
     )
+    refuse_special_tls_files(params)
     try:
         conn = await psycopg.AsyncConnection.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
@@ -83,9 +85,10 @@ async def open_async_pool(
         overrides=overrides,
         check_connection=AsyncConnectionPool.check_connection,
     )
+    refuse_special_tls_files(plan.params)
     if wait:
         try:
-            probe = await psycopg.AsyncConnection.connect(**plan.params, autocommit=True)
+            probe = await psycopg.AsyncConnection.connect(**plan.probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
             raise plan.connect_error(exc) from exc
         async with probe:

@@ -10,6 +10,7 @@ the server refuse the connection with a FATAL error naming the parameter, which
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -225,6 +226,8 @@ def connect_error(
     redact_exception(exc, params)
     reason = redact_text(_reason(exc), params)
     target = describe_target(params)
+    if "timeout expired" in reason and params.get("connect_timeout") not in (None, ""):
+        reason += f" (no answer within connect_timeout={params['connect_timeout']}s)"
     wanted = {k.lower(): k for k in settings}
     for match in _PARAMETER_IN_MESSAGE.finditer(reason):
         setting = wanted.get(match.group(1).lower())
@@ -258,9 +261,24 @@ class PoolPlan:
     pool_kwargs: dict[str, Any]
     timeout: float
 
+    @property
+    def probe_params(self) -> dict[str, Any]:
+        """The libpq parameters of the probe connection made before a pool opens.
+
+        Without a ``connect_timeout`` in the configuration, the probe waits at most the
+        pool's ``timeout`` (at least 2 s, libpq's minimum), so a server that accepts the
+        TCP connection and never answers cannot hold ``open_pool`` longer than the pool
+        itself would wait.
+        """
+        if self.params.get("connect_timeout") not in (None, ""):
+            return self.params
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            return self.params
+        return {**self.params, "connect_timeout": max(2, math.ceil(self.timeout))}
+
     def connect_error(self, exc: BaseException) -> DatabaseConnectionError:
         """The clear error for a failed probe connection."""
-        return connect_error(exc, self.params, self.settings, self.session)
+        return connect_error(exc, self.probe_params, self.settings, self.session)
 
     def open_timeout_error(self, name: str, min_size: int) -> DatabaseConnectionError:
         """The clear error for a pool that did not reach ``min_size`` in time."""

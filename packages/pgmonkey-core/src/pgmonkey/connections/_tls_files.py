@@ -8,12 +8,18 @@ message so that they name the file, the operating system's reason and the fix.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
 import stat
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["explain_tls_files"]
+from pgmonkey.config._loader import special_file_kind
+from pgmonkey.errors import ConfigFileError
+
+__all__ = ["explain_tls_files", "refuse_special_tls_files"]
 
 _NEXT_ATTEMPT = "connection to server"
 
@@ -24,13 +30,50 @@ _UNREADABLE = re.compile(
 _LOOSE_KEY = re.compile(r'private key file "(?P<path>[^"]+)" has group or world access')
 
 
+#: libpq parameters naming a file that OpenSSL opens and reads with blocking calls.
+_TLS_FILE_PARAMETERS = ("sslrootcert", "sslcert", "sslkey", "sslcrl")
+
+
+def refuse_special_tls_files(params: Mapping[str, Any]) -> None:
+    """Refuse a TLS file parameter naming a FIFO, a device or a socket, before libpq opens it.
+
+    OpenSSL opens and reads these files with blocking calls inside libpq's connection
+    attempt, where ``connect_timeout`` cannot interrupt them: a FIFO without a writer would
+    hang the connection for ever. Missing files and directories are left to libpq, whose
+    error :func:`explain_tls_files` makes clear.
+
+    Raises:
+        ConfigFileError: Naming the file, the ``connection_settings`` key and what it is.
+    """
+    for key in _TLS_FILE_PARAMETERS:
+        value = params.get(key)
+        if not isinstance(value, str) or not value or (key == "sslrootcert" and value == "system"):
+            continue
+        try:
+            mode = os.stat(value).st_mode
+        except (OSError, ValueError):
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ConfigFileError(
+                f"is not a regular file (it is a {special_file_kind(mode)}); libpq would wait "
+                "on it without a timeout",
+                source=value,
+                key_path=("connection_settings", key),
+            )
+
+
 def _open_error(path: str) -> str | None:
     """Why ``path`` cannot be opened for reading (``None`` when it can)."""
     try:
-        with open(path, "rb"):
-            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO cannot block
     except OSError as exc:
         return exc.strerror or type(exc).__name__
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            return os.strerror(errno.EISDIR)
+    finally:
+        os.close(fd)
+    return None
 
 
 def _loose_key_hint(path: str) -> str:
