@@ -154,6 +154,8 @@ __RESOLVE__
     autocommit = as_bool(params.pop('autocommit', False))
     session = {str(k): str(v) for k, v in (config.get('__SESSION_SECTION__') or {}).items()}
     pool = {k: v for k, v in (config.get('__POOL_SECTION__') or {}).items() if k in POOL_KEYS}
+    if 'max_size' in pool and 'min_size' not in pool:  # psycopg_pool's default min_size is 4
+        pool['min_size'] = min(4, int(pool['max_size']))
     check = as_bool((config.get('__POOL_SECTION__') or {}).get('check_on_checkout', False))
     return params, autocommit, session, pool, check
 '''

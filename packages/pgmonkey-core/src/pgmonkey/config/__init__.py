@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from pgmonkey.config._api import find_problems, load_config
+from pgmonkey.config._api import ConfigReport, check_config, find_problems, load_config
 from pgmonkey.config._cache import (
     LoadedConfig,
     clear_config_cache,
@@ -23,13 +23,16 @@ from pgmonkey.config._interpolate import resolve_env_vars
 from pgmonkey.config._redact import REDACTED, redact_config
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._template import template_text
-from pgmonkey.config._warn import ConfigWarning, UnknownConfigKeyWarning
+from pgmonkey.config._warn import ConfigHint, ConfigWarning, UnknownConfigKeyWarning
 
 __all__ = [
     "REDACTED",
+    "ConfigHint",
+    "ConfigReport",
     "ConfigWarning",
     "LoadedConfig",
     "UnknownConfigKeyWarning",
+    "check_config",
     "clear_config_cache",
     "config_digest",
     "find_problems",

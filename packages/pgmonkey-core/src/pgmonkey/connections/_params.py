@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pgmonkey.config._deferred import check_resolved, reference_note
 from pgmonkey.connections._tls_files import explain_tls_files
-from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
+from pgmonkey.errors import ConfigValidationError, DatabaseConnectionError, SessionSettingError
 
 __all__ = [
     "POOL_KEYS",
@@ -53,6 +54,9 @@ POOL_KEYS = frozenset(
         "name",
     }
 )
+
+#: psycopg_pool's default ``min_size``; a lone ``max_size`` below it lowers ``min_size``.
+POOL_DEFAULT_MIN_SIZE = 4
 
 _GUC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*")
 _PARAMETER_IN_MESSAGE = re.compile(r'parameter "([^"]+)"')
@@ -148,7 +152,11 @@ def connection_kwargs(
         ``(libpq_params, autocommit, session_settings)``; ``libpq_params`` carries the session
         settings in ``options``, and ``prepare_threshold=None`` (a psycopg ``connect()``
         argument: no server-side prepared statements) under ``pooler: pgbouncer``.
+
+    Raises:
+        ConfigValidationError: A reference was left unresolved where it cannot work as written.
     """
+    check_resolved(cfg, ("connection_settings", session))
     params = {
         k: v for k, v in _section(cfg, "connection_settings").items() if v is not None and v != ""
     }
@@ -176,8 +184,14 @@ def pool_arguments(
             is understood too).
 
     Returns:
-        ``(constructor_kwargs, check_on_checkout)``.
+        ``(constructor_kwargs, check_on_checkout)``. A ``max_size`` given alone brings
+        ``min_size`` down to it when psycopg_pool's default (4) would exceed it.
+
+    Raises:
+        ConfigValidationError: ``min_size`` exceeds ``max_size`` (overrides included), or a
+            reference was left unresolved.
     """
+    check_resolved(cfg, (section,))
     settings = _section(cfg, section)
     merged: dict[str, Any] = {k: v for k, v in settings.items() if k in POOL_KEYS}
     check = _as_bool(settings.get("check_on_checkout", False))
@@ -187,6 +201,15 @@ def pool_arguments(
     merged.update(extra)
     if name is not None:
         merged["name"] = name
+    max_size = merged.get("max_size")
+    if isinstance(max_size, int) and merged.get("min_size") is None:
+        merged["min_size"] = min(POOL_DEFAULT_MIN_SIZE, max_size)
+    min_size = merged.get("min_size")
+    if isinstance(min_size, int) and isinstance(max_size, int) and min_size > max_size:
+        raise ConfigValidationError(
+            f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
+            key_path=(section, "min_size"),
+        )
     return merged, check
 
 
@@ -229,7 +252,7 @@ def connect_error(
         A :class:`SessionSettingError` when the server refused one of ``settings``, else a
         :class:`DatabaseConnectionError`. Neither carries a password.
     """
-    reason = _reason(exc)
+    reason = _reason(exc) + reference_note(params, settings, session)
     target = describe_target(params)
     wanted = {k.lower(): k for k in settings}
     for match in _PARAMETER_IN_MESSAGE.finditer(reason):
