@@ -225,7 +225,7 @@ def test_structured_reference_without_resolve_env_is_kept_then_refused(tmp_path:
     with pytest.raises(ConfigValidationError) as info:
         connect(cfg)
     assert info.value.key_path == ("connection_settings", "password")
-    assert "is a from_env reference, which is only resolved when" in str(info.value)
+    assert "password: a from_env reference is only resolved when" in str(info.value)
 
 
 def test_errors_are_collected_by_find_problems(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,7 +48,7 @@ def check_resolved(cfg: Mapping[str, Any], sections: Iterable[str]) -> None:
     pooler = cfg.get("pooler")
     if isinstance(pooler, str) and reference_names(pooler):
         raise ConfigValidationError(
-            f"pooler is the environment reference {pooler!r}, which is {_HOW}",
+            f"{pooler} is an environment reference, {_HOW}; as written it is not a valid value",
             key_path=("pooler",),
         )
     for section in sections:
@@ -59,14 +59,13 @@ def check_resolved(cfg: Mapping[str, Any], sections: Iterable[str]) -> None:
             kind = structured_kind(value)
             if kind is not None:
                 raise ConfigValidationError(
-                    f"{section}.{key} is a {kind} reference, which is {_HOW}; refusing to "
-                    "connect with it unresolved",
+                    f"a {kind} reference is {_HOW}; refusing to connect with it unresolved",
                     key_path=(section, key),
                 )
             if _typed(section, key) and isinstance(value, str) and reference_names(value):
-                shown = reference_hint(key, value) or "an environment reference"
+                shown = reference_hint(key, value) or "this value"
                 raise ConfigValidationError(
-                    f"{section}.{key} is {shown}, which is {_HOW}; as written it is not a "
+                    f"{shown} is an environment reference, {_HOW}; as written it is not a "
                     "valid value",
                     key_path=(section, key),
                 )

@@ -124,10 +124,10 @@ class Normaliser:
 
     def _unresolvable(self, exc: EnvInterpolationError, path: tuple[Any, ...]) -> None:
         """Record a reference that cannot be resolved, with the line of its key."""
+        mark = self.marks.get(exc.key_path) or self.marks.get(self.prefix + path)
+        where = f" (line {mark[0]}, column {mark[1]})" if mark else ""
         self.problems.append(
-            EnvInterpolationError(
-                exc.message + self._where(path), source=exc.source, key_path=exc.key_path
-            )
+            EnvInterpolationError(exc.message + where, source=exc.source, key_path=exc.key_path)
         )
 
     def unknown(
