@@ -363,7 +363,7 @@ class Normaliser:
         if isinstance(raw, str) and "\0" in raw:
             self.error(_from(_NUL_MESSAGE, origins), path)
             return None
-        if self.interpolator is None and self._unresolved(raw, path):
+        if self.interpolator is None and self._unresolved(raw, path, typed=convert in _TYPED):
             return raw
         if raw is None or (blank_is_absent and isinstance(raw, str) and raw == ""):
             return None
@@ -376,7 +376,7 @@ class Normaliser:
             self.error(_from(message, origins), path)
             return None
 
-    def _unresolved(self, raw: Any, path: tuple[Any, ...]) -> bool:
+    def _unresolved(self, raw: Any, path: tuple[Any, ...], *, typed: bool) -> bool:
         """Tell whether ``raw`` is a reference left unresolved (``resolve_env`` off); hint.
 
         Such a value is kept as written, like pgmonkey 3.4 did: ``${...}`` text is used
@@ -394,10 +394,15 @@ class Normaliser:
         text = reference_hint(path[-1], raw)
         if text is None:
             return False
+        effect = (
+            ": it is kept as written, and connecting with it is refused (as written it is "
+            "not a valid value)"
+            if typed or path == ("pooler",)
+            else ", so it is used literally"
+        )
         self.hint(
-            f"looks like an environment reference ({text}) but resolve_env is off, so it is "
-            "used literally; pass --resolve-env (CLI) or resolve_env=True (Python) to "
-            "resolve it",
+            f"looks like an environment reference ({text}) but resolve_env is off{effect}; "
+            "pass --resolve-env (CLI) or resolve_env=True (Python) to resolve it",
             path,
         )
         return True
@@ -627,6 +632,9 @@ def _check_port(port: int) -> int:
         raise _Invalid("a port must be between 1 and 65535")
     return port
 
+
+#: Converters of values that are not text: a reference there cannot be used as written.
+_TYPED: tuple[Callable[[Any], Any], ...] = (_to_nonneg_int, _to_float, _to_bool, _to_port)
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     schema.STR: _to_str,
