@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from pgmonkey.config._api import ConfigReport, check_config, find_problems, load_config
+from pgmonkey.config._deferred import require_resolved
 from pgmonkey.config._cache import (
     LoadedConfig,
     clear_config_cache,
@@ -40,6 +41,7 @@ __all__ = [
     "load_config",
     "load_config_cached",
     "redact_config",
+    "require_resolved",
     "resolve_env_vars",
     "template_text",
 ]

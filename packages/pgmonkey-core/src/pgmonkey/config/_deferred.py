@@ -17,7 +17,7 @@ from pgmonkey.config._interpolate import reference_names, structured_kind
 from pgmonkey.config._normalise import reference_hint
 from pgmonkey.errors import ConfigValidationError
 
-__all__ = ["check_resolved", "reference_note"]
+__all__ = ["reference_note", "require_resolved"]
 
 _HOW = "only resolved when the configuration is loaded with resolve_env=True (CLI: --resolve-env)"
 
@@ -33,8 +33,21 @@ def _typed(section: str, key: Any) -> bool:
     return False
 
 
-def check_resolved(cfg: Mapping[str, Any], sections: Iterable[str]) -> None:
+def require_resolved(
+    cfg: Mapping[str, Any],
+    sections: Iterable[str] = (
+        "connection_settings",
+        "pool_settings",
+        "async_pool_settings",
+        "sync_settings",
+        "async_settings",
+    ),
+) -> None:
     """Refuse references that cannot be used as written in ``sections`` of ``cfg``.
+
+    ``load_config`` without ``resolve_env`` keeps references as written; code that hands a
+    loaded configuration to psycopg (or to a framework) calls this first, as pgmonkey's own
+    connections do.
 
     Args:
         cfg: A normalised configuration.

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pgmonkey.config._deferred import check_resolved, reference_note
+from pgmonkey.config._deferred import reference_note, require_resolved
 from pgmonkey.connections._tls_files import explain_tls_files
 from pgmonkey.errors import ConfigValidationError, DatabaseConnectionError, SessionSettingError
 
@@ -29,6 +29,7 @@ __all__ = [
     "normalised",
     "plan_pool",
     "pool_arguments",
+    "settle_pool_sizes",
 ]
 
 #: The sections a normalised configuration always has (see ``pgmonkey.config.load_config``).
@@ -156,7 +157,7 @@ def connection_kwargs(
     Raises:
         ConfigValidationError: A reference was left unresolved where it cannot work as written.
     """
-    check_resolved(cfg, ("connection_settings", session))
+    require_resolved(cfg, ("connection_settings", session))
     params = {
         k: v for k, v in _section(cfg, "connection_settings").items() if v is not None and v != ""
     }
@@ -191,7 +192,7 @@ def pool_arguments(
         ConfigValidationError: ``min_size`` exceeds ``max_size`` (overrides included), or a
             reference was left unresolved.
     """
-    check_resolved(cfg, (section,))
+    require_resolved(cfg, (section,))
     settings = _section(cfg, section)
     merged: dict[str, Any] = {k: v for k, v in settings.items() if k in POOL_KEYS}
     check = _as_bool(settings.get("check_on_checkout", False))
@@ -201,16 +202,33 @@ def pool_arguments(
     merged.update(extra)
     if name is not None:
         merged["name"] = name
-    max_size = merged.get("max_size")
-    if isinstance(max_size, int) and merged.get("min_size") is None:
-        merged["min_size"] = min(POOL_DEFAULT_MIN_SIZE, max_size)
-    min_size = merged.get("min_size")
+    settle_pool_sizes(merged, section)
+    return merged, check
+
+
+def settle_pool_sizes(kwargs: dict[str, Any], section: str = "pool_settings") -> None:
+    """Make psycopg_pool ``min_size``/``max_size`` arguments consistent, in place.
+
+    A ``max_size`` given without ``min_size`` brings ``min_size`` down to it when
+    psycopg_pool's default (:data:`POOL_DEFAULT_MIN_SIZE`) would exceed it, so
+    ``max_size: 2`` alone gives a working pool of two connections.
+
+    Args:
+        kwargs: psycopg_pool constructor arguments (``ConnectionPool``/``AsyncConnectionPool``).
+        section: The configuration section they came from, for the error message.
+
+    Raises:
+        ConfigValidationError: ``min_size`` is greater than ``max_size``.
+    """
+    max_size = kwargs.get("max_size")
+    if isinstance(max_size, int) and kwargs.get("min_size") is None:
+        kwargs["min_size"] = min(POOL_DEFAULT_MIN_SIZE, max_size)
+    min_size = kwargs.get("min_size")
     if isinstance(min_size, int) and isinstance(max_size, int) and min_size > max_size:
         raise ConfigValidationError(
             f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
             key_path=(section, "min_size"),
         )
-    return merged, check
 
 
 def describe_target(params: Mapping[str, Any]) -> str:
