@@ -124,6 +124,18 @@ def parse_text(text: str, source: str | None) -> ParsedFile:
             line=mark.line + 1 if mark is not None else None,
             column=mark.column + 1 if mark is not None else None,
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character, say): say which and where.
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise ConfigSyntaxError(
+            f"invalid YAML: the control character {char!r} is not allowed in a YAML file "
+            '(write it as an escape in a double-quoted string, e.g. "\\t")',
+            source=source,
+            line=line,
+            column=column,
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError(f"invalid YAML: {type(exc).__name__}", source=source) from None
     except RecursionError:

@@ -28,7 +28,7 @@ from pgmonkey.config._interpolate import (
 from pgmonkey.config._loader import Marks
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._warn import ConfigHint, UnknownConfigKeyWarning, warn
-from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError
+from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError, key_text
 
 __all__ = ["MAX_INT", "Normaliser", "reference_hint"]
 
@@ -144,7 +144,7 @@ class Normaliser:
         if self.strict:
             self.error(message, path)
             return
-        where = ".".join(str(p) for p in self.prefix + path)
+        where = ".".join(key_text(p) for p in self.prefix + path)
         location = f"{self.source}: {where}" if self.source else where
         text = f"{location}{self._where(path)}: {message}"
         # pgmonkey 3.x logged unknown connection keys; the warning points at the caller's line.
@@ -544,7 +544,7 @@ def _parse_int(text: str) -> int:
         raise _Invalid("expected a whole number written in decimal digits")
     digits = text.lstrip("+-")
     if len(digits) > _MAX_DIGITS:
-        raise _Invalid(f"is far too large ({len(digits)} digits; at most {MAX_INT})")
+        raise _Invalid(f"has far too many digits ({len(digits)}; the limit is {MAX_INT})")
     if len(digits) > 1 and digits.startswith("0"):
         raise _Invalid(
             "a number with a leading zero is ambiguous (YAML 1.1 reads it as octal); "

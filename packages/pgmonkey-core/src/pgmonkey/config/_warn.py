@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from pgmonkey.errors import key_text
+
 __all__ = ["ConfigHint", "ConfigWarning", "UnknownConfigKeyWarning", "warn"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -44,7 +46,7 @@ class ConfigHint:
     def __str__(self) -> str:
         where = ": ".join(
             part
-            for part in (self.source, ".".join(str(k) for k in self.key_path))
+            for part in (self.source, ".".join(key_text(k) for k in self.key_path))
             if part
         )
         line = f" (line {self.line})" if self.line is not None else ""
