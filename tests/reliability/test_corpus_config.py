@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +71,12 @@ def test_every_file_has_a_case_and_every_case_a_file() -> None:
 
 
 @pytest.fixture
-def in_corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def in_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in the corpus folder (files name each other relatively) with no CORPUS_* set."""
     monkeypatch.chdir(CORPUS)
     for name in list(os.environ):
         if name.startswith(("CORPUS_", "APP_DB_", "PGPORT")):
             monkeypatch.delenv(name)
-    yield
 
 
 def _lookup(cfg: Any, dotted: str) -> Any:
@@ -110,8 +108,10 @@ def _load(case: dict[str, Any], texts: list[str]) -> Any:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                outcome: Any = load_config(case["file"], resolve_env=case.get("resolve_env", False))
-            except Exception as exc:  # noqa: BLE001 - the type is what the case checks
+                outcome: Any = load_config(
+                    case["file"], resolve_env=case.get("resolve_env", False)
+                )
+            except Exception as exc:
                 outcome = exc
                 texts.extend([str(exc), repr(exc)])
     finally:
@@ -119,7 +119,7 @@ def _load(case: dict[str, Any], texts: list[str]) -> Any:
         logger.setLevel(old_level)
     texts.extend(records.messages)
     texts.extend(str(w.message) for w in caught)
-    expected_warning = WARNINGS.get(case.get("warns", ""), None)
+    expected_warning = WARNINGS.get(case.get("warns", ""))
     kinds = {w.category for w in caught}
     if expected_warning is None:
         assert not kinds, [str(w.message) for w in caught]
@@ -129,7 +129,9 @@ def _load(case: dict[str, Any], texts: list[str]) -> Any:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_corpus_case(case: dict[str, Any], in_corpus: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_case(
+    case: dict[str, Any], in_corpus: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in (case.get("env") or {}).items():
         monkeypatch.setenv(name, str(value))
     texts: list[str] = []

@@ -13,13 +13,13 @@ Example:
 from __future__ import annotations
 
 from pgmonkey.config._api import ConfigReport, check_config, find_problems, load_config
-from pgmonkey.config._deferred import require_resolved
 from pgmonkey.config._cache import (
     LoadedConfig,
     clear_config_cache,
     config_digest,
     load_config_cached,
 )
+from pgmonkey.config._deferred import require_resolved
 from pgmonkey.config._interpolate import resolve_env_vars
 from pgmonkey.config._redact import REDACTED, redact_config
 from pgmonkey.config._sensitive import is_sensitive_key

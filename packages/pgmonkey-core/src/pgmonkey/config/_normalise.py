@@ -215,7 +215,7 @@ class Normaliser:
         if self.interpolator is None:
             return _plain_copy(value)
         try:
-            return self.interpolator.resolve(value, self.prefix + (key,))
+            return self.interpolator.resolve(value, (*self.prefix, key))
         except EnvInterpolationError as exc:
             self._unresolvable(exc, (key,))
             return None

@@ -45,9 +45,7 @@ class ConfigHint:
 
     def __str__(self) -> str:
         where = ": ".join(
-            part
-            for part in (self.source, ".".join(key_text(k) for k in self.key_path))
-            if part
+            part for part in (self.source, ".".join(key_text(k) for k in self.key_path)) if part
         )
         line = f" (line {self.line})" if self.line is not None else ""
         return f"{where}{line}: {self.message}" if where else self.message
