@@ -400,3 +400,12 @@ def test_nothing_but_config_errors_escape(tmp_path: Path) -> None:
         for value in values:
             with contextlib.suppress(ConfigError):
                 load_config({"connection_settings": {}, top: value})
+
+
+def test_kept_sections_with_any_keys_still_give_a_cache_digest() -> None:
+    from pgmonkey.config import config_digest
+
+    odd = load_config({"connection_settings": {}, "app": {1: "a", "b": [10**5000]}, 2: None})
+    other = load_config({"connection_settings": {}, "app": {"1": "a", "b": [10**5000]}, 2: None})
+    assert len(config_digest(odd)) == 64
+    assert config_digest(odd) != config_digest(other)

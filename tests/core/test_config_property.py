@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgmonkey.config import find_problems, load_config, redact_config
+from pgmonkey.config import check_config, find_problems, load_config, redact_config
 from pgmonkey.errors import PgMonkeyError
 
 MARK = "S3CR3T"
@@ -192,6 +192,9 @@ def _check(source: Any, secret_set: set[str], texts: list[str]) -> None:
                 problems = find_problems(source, resolve_env=resolve_env)
                 texts.extend(str(p) for p in problems)
                 texts.extend(repr(p) for p in problems)
+                hints = check_config(source, resolve_env=resolve_env).hints
+                texts.extend(str(h) for h in hints)
+                texts.extend(repr(h) for h in hints)
         texts.extend(str(w.message) for w in caught)
     finally:
         logger.removeHandler(capture)
