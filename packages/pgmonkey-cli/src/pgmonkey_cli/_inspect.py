@@ -79,7 +79,7 @@ def show(args: argparse.Namespace) -> int:
     from pgmonkey.config import redact_config
     from pgmonkey_cli._options import load_config_from_args
 
-    cfg = load_config_from_args(args)
+    cfg = load_config_from_args(args, resolved=False)
     redacted = redact_config(cfg)
     if args.json:
         print(json.dumps(redacted, indent=2, default=str))

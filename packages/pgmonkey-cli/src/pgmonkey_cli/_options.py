@@ -127,12 +127,17 @@ def add_connection_type(
     )
 
 
-def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, Any]:
+def load_config_from_args(
+    args: argparse.Namespace, *, resolved: bool = True, **kwargs: Any
+) -> dict[str, Any]:
     """Load ``args.connconfig`` with the namespace's env options.
 
     Args:
         args: A namespace from a parser set up with :func:`add_config_options` (a missing
             ``resolve_env``/``allow_sensitive_defaults`` counts as ``False``).
+        resolved: Refuse a reference that cannot be used as written (a ``from_env`` mapping
+            without ``--resolve-env``...; :func:`pgmonkey.config.require_resolved`), before
+            anything is attempted. Commands that only print the configuration pass ``False``.
         **kwargs: Passed on to :func:`pgmonkey.config.load_config` (e.g. ``strict=True``).
 
     Returns:
@@ -141,14 +146,17 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
     Raises:
         pgmonkey.errors.ConfigError: The file is missing or invalid (exit status 2).
     """
-    from pgmonkey.config import load_config
+    from pgmonkey.config import load_config, require_resolved
 
-    return load_config(
+    cfg = load_config(
         args.connconfig,
         resolve_env=bool(getattr(args, "resolve_env", False)),
         allow_sensitive_defaults=bool(getattr(args, "allow_sensitive_defaults", False)),
         **kwargs,
     )
+    if resolved:
+        require_resolved(cfg)
+    return cfg
 
 
 def selected_connection_type(args: argparse.Namespace, cfg: dict[str, Any]) -> str:
