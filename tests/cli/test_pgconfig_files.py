@@ -109,6 +109,48 @@ def test_validate_with_resolve_env(run_pgmonkey: Any, write_config: Any) -> None
     assert "connection_settings.password" in resolved.stdout  # default for a sensitive key
 
 
+def test_validate_warns_about_references_while_resolve_env_is_off(
+    run_pgmonkey: Any, write_config: Any
+) -> None:
+    """README's first example: the literal '${APP_DB_PASSWORD}' would be sent (issue 19.11)."""
+    path = write_config(
+        "connection_settings:\n  user: app\n  password: ${APP_DB_PASSWORD}\n"
+        "  port: '${PGPORT:-5432}'\napp:\n  feature_flag: true\n"
+    )
+    plain = run_pgmonkey("pgconfig", "validate", "--connconfig", str(path))
+    assert plain.returncode == 0, plain.stdout
+    assert plain.stdout.splitlines() == [
+        f"{path}: OK, no problems found",
+        f"  warning: {path}: connection_settings.password (line 3): looks like an environment "
+        "reference (${APP_DB_PASSWORD}) but resolve_env is off, so it is used literally; pass "
+        "--resolve-env (CLI) or resolve_env=True (Python) to resolve it",
+        f"  warning: {path}: connection_settings.port (line 4): looks like an environment "
+        "reference (${PGPORT:-5432}) but resolve_env is off: it is kept as written, and "
+        "connecting with it is refused (as written it is not a valid value); pass "
+        "--resolve-env (CLI) or resolve_env=True (Python) to resolve it",
+        f"  warning: {path}: app (line 5): is not a pgmonkey section: it is kept in the loaded "
+        "configuration as written and not used by pgmonkey",
+    ]
+    as_json = json.loads(
+        run_pgmonkey("pgconfig", "validate", "--connconfig", str(path), "--json").stdout
+    )
+    assert as_json["valid"] is True
+    assert [(w["key"], w["line"]) for w in as_json["warnings"]] == [
+        ("connection_settings.password", 3),
+        ("connection_settings.port", 4),
+        ("app", 5),
+    ]
+
+
+def test_unknown_key_is_printed_once_though_also_logged(
+    run_pgmonkey: Any, write_config: Any
+) -> None:
+    path = write_config("connection_settings:\n  hots: h\n")
+    result = run_pgmonkey("pgconfig", "show", "--connconfig", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("unknown key 'hots'") == 1
+
+
 def test_show_redacts_secrets(run_pgmonkey: Any, write_config: Any) -> None:
     path = write_config(
         {

@@ -100,7 +100,7 @@ def test_unset_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert str(info.value) == (
         f"{tmp_path / 'config.yaml'}: connection_settings.host: environment variable "
         "'PGM_UNSET' is not set and no default was provided (referenced by config key "
-        "'connection_settings.host')"
+        "'connection_settings.host') (line 2, column 3)"
     )
     assert info.value.key_path == ("connection_settings", "host")
     assert isinstance(info.value, ValueError)
@@ -164,7 +164,7 @@ def test_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         cs(tmp_path, "password:\n  from_env: PGM_PW\n")
     assert str(info.value).endswith(
         "environment variable 'PGM_PW' is not set (referenced by config key "
-        "'connection_settings.password' via from_env)"
+        "'connection_settings.password' via from_env) (line 2, column 3)"
     )
 
 
@@ -190,7 +190,7 @@ def test_from_file_errors(tmp_path: Path) -> None:
         cs(tmp_path, f"password:\n  from_file: '{missing}'\n")
     assert str(info.value).endswith(
         f"secret file '{missing}' not found (referenced by config key "
-        "'connection_settings.password' via from_file)"
+        "'connection_settings.password' via from_file) (line 2, column 3)"
     )
     with pytest.raises(EnvInterpolationError, match="is a directory"):
         cs(tmp_path, f"password:\n  from_file: '{tmp_path}'\n")
@@ -207,13 +207,25 @@ def test_dict_with_other_keys_is_ordinary_config(monkeypatch: pytest.MonkeyPatch
     }
 
 
-def test_structured_reference_without_resolve_env_is_an_error(tmp_path: Path) -> None:
+def test_structured_reference_without_resolve_env_is_kept_then_refused(tmp_path: Path) -> None:
+    """pgmonkey 3.4 kept the mapping (``load_config`` returned it); connecting is refused."""
+    from pgmonkey.config import check_config
+    from pgmonkey.connections import connect
+
     path = tmp_path / "config.yaml"
     path.write_text("connection_settings:\n  password:\n    from_env: PGM_PW\n")
+    cfg = load_config(path)
+    assert cfg["connection_settings"] == {"password": {"from_env": "PGM_PW"}}
+    [hint] = check_config(path).hints
+    assert str(hint) == (
+        f"{path}: connection_settings.password (line 2): is a from_env reference, which is only "
+        "resolved with resolve_env=True (CLI: --resolve-env); it is kept as written, and "
+        "connecting with it unresolved is refused"
+    )
     with pytest.raises(ConfigValidationError) as info:
-        load_config(path)
-    assert "'from_env' references are only resolved with resolve_env=True" in str(info.value)
+        connect(cfg)
     assert info.value.key_path == ("connection_settings", "password")
+    assert "password: a from_env reference is only resolved when" in str(info.value)
 
 
 def test_errors_are_collected_by_find_problems(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgmonkey.config import REDACTED, find_problems, load_config, redact_config, redact_text
+from pgmonkey.config import (
+    REDACTED,
+    check_config,
+    find_problems,
+    load_config,
+    redact_config,
+    redact_text,
+)
 from pgmonkey.errors import PgMonkeyError
 
 MARK = "S3CR3T"
@@ -193,6 +200,9 @@ def _check(source: Any, secret_set: set[str], texts: list[str]) -> None:
                 problems = find_problems(source, resolve_env=resolve_env)
                 texts.extend(str(p) for p in problems)
                 texts.extend(repr(p) for p in problems)
+                hints = check_config(source, resolve_env=resolve_env).hints
+                texts.extend(str(h) for h in hints)
+                texts.extend(repr(h) for h in hints)
         texts.extend(str(w.message) for w in caught)
     finally:
         logger.removeHandler(capture)

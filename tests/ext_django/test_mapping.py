@@ -580,3 +580,24 @@ def test_databases_rejects_bad_specs(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises((ConfigError, OSError)):
         database_config(tmp_path / "nope.yaml")
+
+
+# --------------------------------------------------------------------------- issue 18/19
+
+
+@pytest.mark.skipif(not POOLING, reason="needs Django >= 5.1 and psycopg_pool >= 3.2")
+def test_lone_max_size_lowers_min_size_for_djangos_pool() -> None:
+    cfg = full_config()
+    cfg["pool_settings"] = {"max_size": 2}
+    assert build(cfg)["OPTIONS"]["pool"] == {"max_size": 2, "min_size": 2}
+    with pytest.raises(ConfigValidationError, match=r"min_size \(3\) cannot be greater"):
+        build(cfg, options={"pool": {"min_size": 3}})
+
+
+def test_unresolved_references_never_reach_django() -> None:
+    cfg = full_config("normal")
+    cfg["connection_settings"]["password"] = {"from_env": "APP_DB_PASSWORD"}
+    with pytest.raises(ConfigValidationError, match="a from_env reference is only resolved"):
+        build(cfg)
+    cfg["connection_settings"]["password"] = "${APP_DB_PASSWORD}"  # literal, as in 3.4
+    assert build(cfg)["PASSWORD"] == "${APP_DB_PASSWORD}"

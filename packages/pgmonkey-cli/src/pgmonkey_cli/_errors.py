@@ -153,6 +153,8 @@ def _configure_output(debug: bool) -> None:
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("pgmonkey: %(levelname)s: %(name)s: %(message)s"))
+    # A record that pgmonkey also issued as a warning (printed above) is not printed twice.
+    handler.addFilter(lambda record: not getattr(record, "pgmonkey_warned", False))
     handler._pgmonkey_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO if debug else logging.WARNING)

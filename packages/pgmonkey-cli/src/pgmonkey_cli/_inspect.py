@@ -23,19 +23,27 @@ def _problem_record(problem: Exception) -> dict[str, Any]:
     return record
 
 
+def _hint_record(hint: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"message": str(hint), "key": ".".join(map(str, hint.key_path))}
+    if hint.line is not None:
+        record["line"] = hint.line
+    return record
+
+
 def validate(args: argparse.Namespace) -> int:
-    """Print every problem of ``args.connconfig``; exit 2 when there is any."""
-    from pgmonkey.config import find_problems
+    """Print every problem of ``args.connconfig`` (and hints); exit 2 when there is a problem."""
+    from pgmonkey.config import ConfigHint, check_config
     from pgmonkey.errors import ConfigError
 
+    hints: list[ConfigHint] = []
     try:
-        problems: list[Exception] = list(
-            find_problems(
-                args.connconfig,
-                resolve_env=args.resolve_env,
-                allow_sensitive_defaults=args.allow_sensitive_defaults,
-            )
+        report = check_config(
+            args.connconfig,
+            resolve_env=args.resolve_env,
+            allow_sensitive_defaults=args.allow_sensitive_defaults,
         )
+        problems: list[Exception] = list(report.problems)
+        hints = report.hints
     except ConfigError as exc:  # a file that cannot be read at all
         problems = [exc]
     if args.json:
@@ -45,6 +53,7 @@ def validate(args: argparse.Namespace) -> int:
                     "file": str(args.connconfig),
                     "valid": not problems,
                     "problems": [_problem_record(p) for p in problems],
+                    "warnings": [_hint_record(h) for h in hints],
                 },
                 indent=2,
             )
@@ -59,6 +68,9 @@ def validate(args: argparse.Namespace) -> int:
                 print(f"    {more}")
     else:
         print(f"{args.connconfig}: OK, no problems found")
+    if not args.json:
+        for hint in hints:
+            print(f"  warning: {hint}")
     return EXIT_USAGE if problems else EXIT_OK
 
 
@@ -67,7 +79,7 @@ def show(args: argparse.Namespace) -> int:
     from pgmonkey.config import redact_config
     from pgmonkey_cli._options import load_config_from_args
 
-    cfg = load_config_from_args(args)
+    cfg = load_config_from_args(args, resolved=False)
     redacted = redact_config(cfg)
     if args.json:
         print(json.dumps(redacted, indent=2, default=str))

@@ -171,7 +171,9 @@ def add_connection_type(
     )
 
 
-def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, Any]:
+def load_config_from_args(
+    args: argparse.Namespace, *, resolved: bool = True, **kwargs: Any
+) -> dict[str, Any]:
     """Load ``args.connconfig`` with the namespace's env options.
 
     Args:
@@ -180,6 +182,9 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
             parser has ``--connect-timeout`` (commands that connect), the configuration's
             ``connect_timeout`` is set from it, or to :data:`DEFAULT_CONNECT_TIMEOUT` when
             neither the flag nor the file gives one.
+        resolved: Refuse a reference that cannot be used as written (a ``from_env`` mapping
+            without ``--resolve-env``...; :func:`pgmonkey.config.require_resolved`), before
+            anything is attempted. Commands that only print the configuration pass ``False``.
         **kwargs: Passed on to :func:`pgmonkey.config.load_config` (e.g. ``strict=True``).
 
     Returns:
@@ -189,7 +194,7 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
     Raises:
         pgmonkey.errors.ConfigError: The file is missing or invalid (exit status 2).
     """
-    from pgmonkey.config import load_config
+    from pgmonkey.config import load_config, require_resolved
     from pgmonkey_cli._errors import remember_config
 
     cfg = load_config(
@@ -198,13 +203,15 @@ def load_config_from_args(args: argparse.Namespace, **kwargs: Any) -> dict[str, 
         allow_sensitive_defaults=bool(getattr(args, "allow_sensitive_defaults", False)),
         **kwargs,
     )
+    remember_config(cfg)  # its secrets are masked in every message from now on
+    if resolved:
+        require_resolved(cfg)
     if hasattr(args, "connect_timeout"):
         settings = cfg["connection_settings"]
         if args.connect_timeout is not None:
             settings["connect_timeout"] = args.connect_timeout
         elif settings.get("connect_timeout") is None:
             settings["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
-    remember_config(cfg)  # its secrets are masked in every message from now on
     return cfg
 
 

@@ -40,13 +40,19 @@ __all__ = [
 ]
 
 
+def key_text(key: object) -> str:
+    """A key as text for a message: control characters (a NUL...) escaped, as ``repr`` does."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _format_location(source: str | None, key_path: Sequence[str | int] | None) -> str:
     """Render ``file: section.key`` for the start of an error message."""
     parts: list[str] = []
     if source:
         parts.append(str(source))
     if key_path:
-        parts.append(".".join(str(k) for k in key_path))
+        parts.append(".".join(key_text(k) for k in key_path))
     return ": ".join(parts)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypedDict, Union
 
 from pgmonkey import load_config
+from pgmonkey.config import require_resolved
+from pgmonkey.connections import settle_pool_sizes
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import _compat
 from pgmonkey_django._options import join_options, render_session_options
@@ -158,6 +160,7 @@ def _pool_options(
             "use pool=False to turn pooling off",
             key_path=("options", "pool"),
         )
+    settle_pool_sizes(result)
     # An empty dict is falsy, which Django reads as "no pool".
     return result or True
 
@@ -256,6 +259,7 @@ def database_config(
         resolve_env=resolve_env,
     )
 
+    require_resolved(loaded)
     pgbouncer = behind_pgbouncer(loaded)
     extra: dict[str, Any] = dict(options or {})
     extra_pool = extra.pop("pool", None)

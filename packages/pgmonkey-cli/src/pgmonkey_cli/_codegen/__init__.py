@@ -138,7 +138,7 @@ def generate_code(args: argparse.Namespace) -> int:
     """Validate ``args.connconfig`` and print the requested program on stdout."""
     from pgmonkey_cli._options import load_config_from_args, selected_connection_type
 
-    cfg = load_config_from_args(args)
+    cfg = load_config_from_args(args, resolved=False)
     connection_type = selected_connection_type(args, cfg)
     print(
         render(

@@ -192,6 +192,8 @@ __RESOLVE__
     }
     section = config.get('__POOL_SECTION__') or {}
     pool = {k: POOL_KEYS[k](v) for k, v in section.items() if k in POOL_KEYS and v is not None}
+    if 'max_size' in pool and 'min_size' not in pool:  # psycopg_pool's default min_size is 4
+        pool['min_size'] = min(4, int(pool['max_size']))
     check = as_bool(section.get('check_on_checkout', False))
     return params, autocommit, session, pool, check
 '''

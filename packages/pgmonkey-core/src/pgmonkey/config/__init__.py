@@ -16,28 +16,32 @@ Example:
 
 from __future__ import annotations
 
-from pgmonkey.config._api import find_problems, load_config
+from pgmonkey.config._api import ConfigReport, check_config, find_problems, load_config
 from pgmonkey.config._cache import (
     LoadedConfig,
     clear_config_cache,
     config_digest,
     load_config_cached,
 )
+from pgmonkey.config._deferred import require_resolved
 from pgmonkey.config._interpolate import resolve_env_vars
 from pgmonkey.config._loader import MAX_FILE_BYTES, ParsedFile, read_text_file, read_yaml_file
 from pgmonkey.config._normalise import parse_boolean
 from pgmonkey.config._redact import REDACTED, describe_target, redact_config, redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._template import template_text
-from pgmonkey.config._warn import ConfigWarning, UnknownConfigKeyWarning
+from pgmonkey.config._warn import ConfigHint, ConfigWarning, UnknownConfigKeyWarning
 
 __all__ = [
     "MAX_FILE_BYTES",
     "REDACTED",
+    "ConfigHint",
+    "ConfigReport",
     "ConfigWarning",
     "LoadedConfig",
     "ParsedFile",
     "UnknownConfigKeyWarning",
+    "check_config",
     "clear_config_cache",
     "config_digest",
     "describe_target",
@@ -50,6 +54,7 @@ __all__ = [
     "read_yaml_file",
     "redact_config",
     "redact_text",
+    "require_resolved",
     "resolve_env_vars",
     "template_text",
 ]

@@ -12,12 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgmonkey.config._extra import with_typed_extras
 from pgmonkey.config._interpolate import FileIdentity, Interpolator
 from pgmonkey.config._loader import Marks, parse_text, read_file
 from pgmonkey.config._normalise import Normaliser
+from pgmonkey.config._warn import ConfigHint
 from pgmonkey.errors import ConfigError, ConfigFileError
 
-__all__ = ["ConfigSource", "Outcome", "evaluate", "find_problems", "load_config"]
+__all__ = [
+    "ConfigReport",
+    "ConfigSource",
+    "Outcome",
+    "check_config",
+    "evaluate",
+    "find_problems",
+    "load_config",
+]
 
 logger = logging.getLogger("pgmonkey.config")
 
@@ -31,6 +41,7 @@ class Outcome:
     config: dict[str, Any]
     problems: list[ConfigError]
     source: str | None
+    hints: list[ConfigHint] = field(default_factory=list)
     env_deps: dict[str, str | None] = field(default_factory=dict)
     file_deps: dict[str, FileIdentity] = field(default_factory=dict)
 
@@ -57,8 +68,9 @@ def evaluate(
         name = os.fspath(source)
         if not isinstance(name, str):
             raise ConfigFileError("the configuration path must be text, not bytes")
-        parsed = parse_text(read_file(name), name)
-        data, marks = parsed.data, parsed.marks
+        text = read_file(name)
+        parsed = parse_text(text, name)
+        data, marks = with_typed_extras(parsed.data, text), parsed.marks
     else:
         raise ConfigFileError(
             f"expected a configuration file path or a dict, got {type(source).__name__}"
@@ -70,7 +82,9 @@ def evaluate(
     )
     normaliser = Normaliser(source=name, marks=marks, strict=strict, interpolator=interpolator)
     config = normaliser.run(data)
-    outcome = Outcome(config=config, problems=normaliser.problems, source=name)
+    outcome = Outcome(
+        config=config, problems=normaliser.problems, source=name, hints=normaliser.hints
+    )
     if interpolator is not None:
         outcome.env_deps = interpolator.env_deps
         outcome.file_deps = interpolator.file_deps
@@ -105,10 +119,13 @@ def load_config(
         strict: Unknown keys are errors instead of warnings.
 
     Returns:
-        A new dict with exactly the keys ``connection_type``, ``connection_settings``,
-        ``pool_settings``, ``async_pool_settings``, ``sync_settings`` and ``async_settings``.
-        Ports, timeouts and sizes are numbers, ``autocommit``/``check_on_checkout`` booleans,
-        session settings text; ``None`` and ``''`` connection settings are dropped.
+        A new dict with the keys ``connection_type``, ``connection_settings``,
+        ``pool_settings``, ``async_pool_settings``, ``sync_settings`` and ``async_settings``
+        (plus ``pooler`` when set, and any other top-level section of the file, kept as
+        written). Ports, timeouts and sizes are numbers, ``autocommit``/``check_on_checkout``
+        booleans, session settings text; ``None`` and ``''`` connection settings are dropped.
+        Without ``resolve_env``, ``${...}`` references and ``from_env``/``from_file``
+        mappings are kept exactly as written (see :func:`check_config` for hints about them).
 
     Raises:
         pgmonkey.errors.ConfigFileError: Missing, unreadable, a directory, or empty.
@@ -136,6 +153,57 @@ def load_config(
     return outcome.config
 
 
+@dataclass(frozen=True)
+class ConfigReport:
+    """What :func:`check_config` found.
+
+    Attributes:
+        problems: Every error, in file order; empty when the configuration is valid.
+        hints: Valid but suspicious values (an unresolved ``${VAR}`` while ``resolve_env`` is
+            off, a top-level section pgmonkey does not use), in file order.
+    """
+
+    problems: list[ConfigError]
+    hints: list[ConfigHint]
+
+
+def check_config(
+    source: ConfigSource,
+    *,
+    resolve_env: bool = False,
+    allow_sensitive_defaults: bool = False,
+) -> ConfigReport:
+    """Check a configuration with strict rules (unknown keys count) and collect hints.
+
+    This is what ``pgmonkey pgconfig validate`` runs. Nothing is raised or warned.
+
+    Args:
+        source: A YAML file path or a dict.
+        resolve_env: Also check that every reference resolves, and check the resolved values.
+        allow_sensitive_defaults: Allow ``${VAR:-default}`` for sensitive keys.
+
+    Returns:
+        The problems and hints. A file that cannot be read or parsed gives a single problem.
+
+    Example:
+        >>> report = check_config({"connection_settings": {"password": "${APP_DB_PASSWORD}"}})
+        >>> report.problems
+        []
+        >>> print(report.hints[0])  # doctest: +ELLIPSIS
+        connection_settings.password: looks like an environment reference (${APP_DB_PASSWORD}) ...
+    """
+    try:
+        outcome = evaluate(
+            source,
+            resolve_env=resolve_env,
+            allow_sensitive_defaults=allow_sensitive_defaults,
+            strict=True,
+        )
+    except ConfigError as exc:
+        return ConfigReport(problems=[exc], hints=[])
+    return ConfigReport(problems=list(outcome.problems), hints=list(outcome.hints))
+
+
 def find_problems(
     source: ConfigSource,
     *,
@@ -153,13 +221,6 @@ def find_problems(
         The problems, in file order; empty when the configuration is valid. A file that
         cannot be read or parsed gives a single problem.
     """
-    try:
-        outcome = evaluate(
-            source,
-            resolve_env=resolve_env,
-            allow_sensitive_defaults=allow_sensitive_defaults,
-            strict=True,
-        )
-    except ConfigError as exc:
-        return [exc]
-    return list(outcome.problems)
+    return check_config(
+        source, resolve_env=resolve_env, allow_sensitive_defaults=allow_sensitive_defaults
+    ).problems

@@ -29,8 +29,25 @@ def config_digest(cfg: Mapping[str, Any]) -> str:
     Returns:
         64 hexadecimal characters.
     """
-    text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):  # keys that do not sort together (1 and "b"), huge ints
+        text = json.dumps(_canonical(cfg), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with every mapping key as text (typed, so ``1`` and ``"1"`` stay apart)."""
+    if isinstance(value, Mapping):
+        return {
+            key if isinstance(key, str) else f"{type(key).__name__}:{key!r}": _canonical(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value.bit_length() <= 64 else f"int:{value.bit_length()}:{value % 2**64}"
+    return value
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -26,7 +26,13 @@ from pgmonkey.config._loader import read_file_bytes
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.errors import ConfigFileError, EnvInterpolationError
 
-__all__ = ["Interpolator", "is_structured_ref", "resolve_env_vars"]
+__all__ = [
+    "Interpolator",
+    "is_structured_ref",
+    "reference_names",
+    "resolve_env_vars",
+    "structured_kind",
+]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRUCTURED_KEYS = ("from_env", "from_file")
@@ -38,6 +44,37 @@ FileIdentity = tuple[int, int, int, int] | None
 def is_structured_ref(value: object) -> bool:
     """Tell whether ``value`` is ``{from_env: ...}`` or ``{from_file: ...}``."""
     return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _STRUCTURED_KEYS
+
+
+def structured_kind(value: object) -> str | None:
+    """``"from_env"`` or ``"from_file"`` for a structured reference, else ``None``."""
+    if isinstance(value, Mapping) and is_structured_ref(value):
+        return str(next(iter(value)))
+    return None
+
+
+def reference_names(text: str) -> list[str]:
+    """The variables ``text`` refers to with ``${NAME}``/``${NAME:-...}`` (``$${`` skipped).
+
+    Used on values taken literally (``resolve_env`` off) to tell that one was probably meant
+    as a reference. Only well-formed starts count; a reference inside a default is not listed.
+
+    Example:
+        >>> reference_names("$${A} ${B}:${C:-x}")
+        ['B', 'C']
+    """
+    names: list[str] = []
+    i = text.find("$")
+    while 0 <= i < len(text):
+        if text.startswith("$${", i):
+            i = text.find("$", i + 3)
+            continue
+        if text.startswith("${", i):
+            match = _NAME.match(text, i + 2)
+            if match and text.startswith(("}", ":-"), match.end()):
+                names.append(match.group())
+        i = text.find("$", i + 1)
+    return names
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -77,6 +114,8 @@ class Interpolator:
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.env_deps: dict[str, str | None] = {}
         self.file_deps: dict[str, FileIdentity] = {}
+        #: Where resolved values came from, in order ("environment variable X", ...).
+        self.origins: list[str] = []
 
     def _error(self, message: str, path: tuple[Any, ...]) -> EnvInterpolationError:
         return EnvInterpolationError(message, source=self.source, key_path=path)
@@ -87,6 +126,7 @@ class Interpolator:
         except (ValueError, UnicodeError):  # e.g. a NUL byte in the name
             value = None
         self.env_deps[name] = value
+        self.origins.append(f"environment variable {name}")
         return value
 
     def resolve(self, value: Any, path: tuple[Any, ...]) -> Any:
@@ -207,6 +247,7 @@ class Interpolator:
         file_path = os.path.expanduser(target)
         where = f"(referenced by config key '{key}' via from_file)"
         identity: FileIdentity = None
+        self.origins.append(f"secret file '{target}'")
         try:
             text, identity = read_secret_text(file_path)
         except ConfigFileError as exc:

@@ -290,13 +290,16 @@ def parse_yaml(text: str, source: str | None) -> ParsedFile:
             column=mark.column + 1 if mark is not None else None,
         ) from None
     except yaml.reader.ReaderError as exc:
-        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        line_start = text.rfind("\n", 0, exc.position) + 1
+        # A character YAML does not allow (a control character, say): say which and where.
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
         raise ConfigSyntaxError(
-            f"invalid YAML: the control character {character!r} is not allowed in a YAML file",
+            f"invalid YAML: the control character {char!r} is not allowed in a YAML file "
+            '(write it as an escape in a double-quoted string, e.g. "\\t")',
             source=source,
-            line=text.count("\n", 0, exc.position) + 1,
-            column=exc.position - line_start + 1,
+            line=line,
+            column=column,
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError(f"invalid YAML: {type(exc).__name__}", source=source) from None

@@ -3,24 +3,50 @@
 Every problem is collected (so ``find_problems`` can list them all); ``load_config`` raises
 the first. Values are only ever echoed in messages for non-sensitive keys, when they were
 written literally in the file (never after interpolation), and only when short.
+
+With ``resolve_env`` off, a value that is (or contains) an environment reference, or is a
+``from_env``/``from_file`` mapping, is kept exactly as written and its type check is left for
+the moment it is resolved (as in pgmonkey 3.4); a hint says so. Top-level sections that are not
+pgmonkey's are kept as written (interpolated with ``resolve_env``), as 3.4 did.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pgmonkey.config import _schema as schema
-from pgmonkey.config._interpolate import Interpolator, is_structured_ref
+from pgmonkey.config._interpolate import (
+    Interpolator,
+    is_structured_ref,
+    reference_names,
+    structured_kind,
+)
 from pgmonkey.config._loader import Marks
 from pgmonkey.config._redact import redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
-from pgmonkey.config._warn import UnknownConfigKeyWarning, warn
-from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError
+from pgmonkey.config._warn import ConfigHint, UnknownConfigKeyWarning, warn
+from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError, key_text
 
-__all__ = ["Normaliser"]
+__all__ = ["MAX_INT", "Normaliser", "reference_hint"]
+
+logger = logging.getLogger("pgmonkey.config")
+
+#: The largest whole number (and number of seconds) a setting may hold: libpq reads its
+#: numeric keywords as C ``int``, and longer waits overflow the platform's timers.
+MAX_INT = 2**31 - 1
+# More digits than this cannot be a useful value; refusing them early keeps int() cheap.
+_MAX_DIGITS = 18
+# Unknown top-level keys at least this close to a section name are reported as typos.
+_SECTION_TYPO_CUTOFF = 0.8
+_SHOWN_REFERENCE = 60
+_NUL_MESSAGE = (
+    "contains a NUL character (\\0), which cannot be sent to PostgreSQL: libpq would cut the "
+    "value short there"
+)
 
 _DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -28,7 +54,7 @@ _GUC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
-# Lower bounds (inclusive unless noted) of the numeric pool settings.
+# Lower bounds (inclusive unless noted) of the numeric pool settings; MAX_INT is the upper one.
 _POOL_MINIMUM: dict[str, tuple[float, bool]] = {
     "min_size": (0, True),
     "max_size": (1, True),
@@ -68,6 +94,7 @@ class Normaliser:
         self.strict = strict
         self.interpolator = interpolator
         self.problems: list[ConfigError] = []
+        self.hints: list[ConfigHint] = []
         self.prefix: tuple[Any, ...] = ()
 
     # -- reporting ----------------------------------------------------------------------
@@ -84,20 +111,46 @@ class Normaliser:
             )
         )
 
-    def unknown(self, key: Any, section: str | None, candidates: list[str]) -> None:
-        """Report an unknown key: a warning, or an error in strict mode."""
+    def hint(self, message: str, path: tuple[Any, ...]) -> None:
+        """Record a hint (valid, but probably not what was meant) at ``path``."""
+        mark = self.marks.get(self.prefix + path)
+        self.hints.append(
+            ConfigHint(
+                message,
+                source=self.source,
+                key_path=self.prefix + path,
+                line=mark[0] if mark else None,
+            )
+        )
+
+    def _unresolvable(self, exc: EnvInterpolationError, path: tuple[Any, ...]) -> None:
+        """Record a reference that cannot be resolved, with the line of its key."""
+        mark = self.marks.get(exc.key_path) or self.marks.get(self.prefix + path)
+        where = f" (line {mark[0]}, column {mark[1]})" if mark else ""
+        self.problems.append(
+            EnvInterpolationError(exc.message + where, source=exc.source, key_path=exc.key_path)
+        )
+
+    def unknown(
+        self, key: Any, section: str | None, candidates: list[str], suggestion: str | None = None
+    ) -> None:
+        """Report an unknown key: a warning and a log record, or an error in strict mode."""
         path = (key,) if section is None else (section, key)
         label = "at the top level" if section is None else f"in section '{section}'"
         message = f"unknown key {str(key)!r} {label} is ignored and never sent to the server"
-        suggestion = schema.closest(key, candidates)
+        if suggestion is None:
+            suggestion = schema.closest(key, candidates)
         if suggestion is not None:
             message += f"; did you mean {suggestion!r}?"
         if self.strict:
             self.error(message, path)
             return
-        where = ".".join(str(p) for p in self.prefix + path)
+        where = ".".join(key_text(p) for p in self.prefix + path)
         location = f"{self.source}: {where}" if self.source else where
-        warn(f"{location}{self._where(path)}: {message}", UnknownConfigKeyWarning)
+        text = f"{location}{self._where(path)}: {message}"
+        # pgmonkey 3.x logged unknown connection keys; the warning points at the caller's line.
+        logger.warning("%s", text, extra={"pgmonkey_warned": True})
+        warn(text, UnknownConfigKeyWarning)
 
     # -- the whole document -------------------------------------------------------------
 
@@ -118,9 +171,6 @@ class Normaliser:
             )
             return result
         data = self._unwrap_legacy(data)
-        for key in data:
-            if key not in schema.SECTIONS:
-                self.unknown(key, None, list(schema.SECTIONS))
         if "connection_settings" not in data:
             self.error(
                 "the required section 'connection_settings' is missing",
@@ -140,7 +190,36 @@ class Normaliser:
                 self._check_pooler(pooler, result)
                 ordered = {"connection_type": result.pop("connection_type"), "pooler": pooler}
                 result = {**ordered, **result}
+        for key in data:
+            if key not in schema.SECTIONS:
+                result[key] = self._extra_section(key, data[key])
         return result
+
+    def _extra_section(self, key: Any, value: Any) -> Any:
+        """A top-level key that is not pgmonkey's: kept as written, as pgmonkey 3.4 did.
+
+        A key close to a section name (``pool_setings``) is reported like any unknown key (a
+        warning, an error when strict); any other (``app:``) only gets a hint and a debug
+        record. With ``resolve_env`` its references are resolved, sensitive keys refusing
+        defaults as everywhere else.
+        """
+        typo = schema.closest(key, schema.SECTIONS, cutoff=_SECTION_TYPO_CUTOFF)
+        if typo is not None:
+            self.unknown(key, None, list(schema.SECTIONS), suggestion=typo)
+        else:
+            self.hint(
+                "is not a pgmonkey section: it is kept in the loaded configuration as written "
+                "and not used by pgmonkey",
+                (key,),
+            )
+            logger.debug("top-level key %r is not a pgmonkey section; kept as written", str(key))
+        if self.interpolator is None:
+            return _plain_copy(value)
+        try:
+            return self.interpolator.resolve(value, (*self.prefix, key))
+        except EnvInterpolationError as exc:
+            self._unresolvable(exc, (key,))
+            return None
 
     def _check_pooler(self, pooler: str, result: Mapping[str, Any]) -> None:
         """``pooler: pgbouncer`` refuses session state that transaction pooling would lose."""
@@ -223,15 +302,20 @@ class Normaliser:
             if converted is None or converted == "":
                 continue
             bound = _POOL_MINIMUM.get(key)
-            if bound is not None:
+            if bound is not None and not isinstance(converted, int | float):
+                pass  # an unresolved reference, kept as written (see _value)
+            elif bound is not None:
                 low, inclusive = bound
                 if converted < low or (not inclusive and converted == low):
                     relation = "at least" if inclusive else "greater than"
                     self.error(f"must be {relation} {low:g} (found {converted})", (section, key))
                     continue
+                if converted > MAX_INT:
+                    self.error(f"must be at most {MAX_INT} (found {converted:g})", (section, key))
+                    continue
             out[key] = converted
         min_size, max_size = out.get("min_size"), out.get("max_size")
-        if max_size is not None and min_size is not None and min_size > max_size:
+        if isinstance(min_size, int) and isinstance(max_size, int) and min_size > max_size:
             self.error(
                 f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
                 (section, "min_size"),
@@ -261,38 +345,68 @@ class Normaliser:
     ) -> Any:
         """Interpolate (when enabled) and convert one value; ``None`` when absent or bad.
 
-        ``''`` counts as absent (a placeholder) unless ``blank_is_absent`` is false.
+        ``''`` counts as absent (a placeholder) unless ``blank_is_absent`` is false. With
+        ``resolve_env`` off, a reference is returned as written (see :meth:`_unresolved`).
         """
-        literal = True
+        origins: list[str] = []
         if self.interpolator is not None:
+            start = len(self.interpolator.origins)
             try:
                 resolved = self.interpolator.resolve(raw, self.prefix + path)
             except EnvInterpolationError as exc:
-                self.problems.append(exc)
+                self._unresolvable(exc, path)
                 return None
-            literal = resolved is raw or resolved == raw
+            origins = list(dict.fromkeys(self.interpolator.origins[start:]))
+            literal = not origins and (resolved is raw or resolved == raw)
             raw = resolved
-        elif is_structured_ref(raw):
-            kind = next(iter(raw))
-            self.error(
-                f"'{kind}' references are only resolved with resolve_env=True "
-                "(CLI: --resolve-env); refusing to use the mapping as a value",
-                path,
-            )
+        else:
+            literal = True
+        if isinstance(raw, str) and "\0" in raw:
+            self.error(_from(_NUL_MESSAGE, origins), path)
             return None
+        if self.interpolator is None and self._unresolved(raw, path, typed=convert in _TYPED):
+            return raw
         if raw is None or (blank_is_absent and isinstance(raw, str) and raw == ""):
             return None
         try:
             return convert(raw)
         except _Invalid as exc:
             message = str(exc)
-            key = path[-1]
-            if literal and not is_sensitive_key(key) and isinstance(raw, str | int | float):
-                shown = repr(redact_text(raw) if isinstance(raw, str) else raw)
-                if len(shown) <= 42 and "\n" not in shown:
-                    message += f" (found {shown})"
-            self.error(message, path)
+            if literal and not is_sensitive_key(path[-1]):
+                message += _found(raw)
+            self.error(_from(message, origins), path)
             return None
+
+    def _unresolved(self, raw: Any, path: tuple[Any, ...], *, typed: bool) -> bool:
+        """Tell whether ``raw`` is a reference left unresolved (``resolve_env`` off); hint.
+
+        Such a value is kept as written, like pgmonkey 3.4 did: ``${...}`` text is used
+        literally, and a ``from_env``/``from_file`` mapping is refused when connecting.
+        """
+        kind = structured_kind(raw)
+        if kind is not None:
+            self.hint(
+                f"is a {kind} reference, which is only resolved with resolve_env=True "
+                "(CLI: --resolve-env); it is kept as written, and connecting with it "
+                "unresolved is refused",
+                path,
+            )
+            return True
+        text = reference_hint(path[-1], raw)
+        if text is None:
+            return False
+        effect = (
+            ": it is kept as written, and connecting with it is refused (as written it is "
+            "not a valid value)"
+            if typed or path == ("pooler",)
+            else ", so it is used literally"
+        )
+        self.hint(
+            f"looks like an environment reference ({text}) but resolve_env is off{effect}; "
+            "pass --resolve-env (CLI) or resolve_env=True (Python) to resolve it",
+            path,
+        )
+        return True
 
     def _enum_type(self, raw: Any) -> str:
         text = _to_str(raw)
@@ -311,6 +425,57 @@ class Normaliser:
         if text and text not in schema.SSLMODES:
             raise _Invalid(_enum_message("sslmode", text, schema.SSLMODES))
         return text
+
+
+def reference_hint(key: Any, value: Any) -> str | None:
+    """How to show a value that looks like an unresolved ``${...}`` reference; else ``None``.
+
+    For a sensitive key only a value that is exactly one reference counts, and only the
+    variable's name is shown (never a default, never surrounding text); other values are
+    shown whole when short.
+
+    Args:
+        key: The key the value is stored under.
+        value: The value as written.
+    """
+    if not isinstance(value, str) or "${" not in value:
+        return None
+    names = reference_names(value)
+    if not names:
+        return None
+    if is_sensitive_key(key):
+        if len(names) != 1 or not value.startswith("${") or not value.endswith("}"):
+            return None
+        name = names[0]
+        if value == f"${{{name}}}":
+            return value
+        return f"${{{name}:-...}}" if value.startswith(f"${{{name}:-") else None
+    if len(value) <= _SHOWN_REFERENCE and "\n" not in value:
+        return value
+    return " ".join(f"${{{name}}}" for name in names)
+
+
+def _from(message: str, origins: list[str]) -> str:
+    return f"{message} (after resolving {', '.join(origins)})" if origins else message
+
+
+def _found(raw: Any) -> str:
+    """`` (found 'x')`` for a short literal scalar, else ``''`` (huge ints are never written)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return ""
+    if isinstance(raw, int) and raw.bit_length() > 64:
+        return ""
+    shown = repr(redact_text(raw) if isinstance(raw, str) else raw)
+    return f" (found {shown})" if len(shown) <= 42 and "\n" not in shown else ""
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of mappings and lists (so the result never aliases the caller's dict)."""
+    if isinstance(value, Mapping):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain_copy(v) for v in value)
+    return value
 
 
 def _libpq_text(version: int) -> str:
@@ -361,6 +526,8 @@ def _to_str(value: Any) -> str:
         return value
     if isinstance(value, bool):
         raise _Invalid("expected text, found a boolean (write it in quotes)")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise _Invalid("expected text, found a number far too large to be a setting")
     if isinstance(value, int | float):
         return str(value)
     raise _not_scalar(value, "text")
@@ -377,6 +544,8 @@ def _parse_int(text: str) -> int:
     if not _DECIMAL_INT.fullmatch(text):
         raise _Invalid("expected a whole number written in decimal digits")
     digits = text.lstrip("+-")
+    if len(digits) > _MAX_DIGITS:
+        raise _Invalid(f"has far too many digits ({len(digits)}; the limit is {MAX_INT})")
     if len(digits) > 1 and digits.startswith("0"):
         raise _Invalid(
             "a number with a leading zero is ambiguous (YAML 1.1 reads it as octal); "
@@ -403,12 +572,16 @@ def _to_nonneg_int(value: Any) -> int:
     number = _to_int(value)
     if number < 0:
         raise _Invalid("must not be negative")
+    if number > MAX_INT:
+        raise _Invalid(f"must be at most {MAX_INT}")
     return number
 
 
 def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise _Invalid("expected a number, found a boolean")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise _Invalid(f"is far too large (at most {MAX_INT})")
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
@@ -476,6 +649,9 @@ def _check_port(port: int) -> int:
         raise _Invalid("a port must be between 1 and 65535")
     return port
 
+
+#: Converters of values that are not text: a reference there cannot be used as written.
+_TYPED: tuple[Callable[[Any], Any], ...] = (_to_nonneg_int, _to_float, _to_bool, _to_port)
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     schema.STR: _to_str,

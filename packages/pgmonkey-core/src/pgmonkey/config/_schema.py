@@ -187,14 +187,14 @@ def connection_keys() -> frozenset[str]:
     return libpq_keywords() | {"autocommit"}
 
 
-def closest(key: object, candidates: Iterable[str]) -> str | None:
-    """Return the valid name closest to ``key`` (``difflib``), or ``None``."""
+def closest(key: object, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """Return the valid name closest to ``key`` (``difflib``, at least ``cutoff``), or ``None``."""
     text = str(key)
     pool = list(candidates)
     alias = ALIASES.get(text.lower())
     if alias is not None and alias in pool:
         return alias
-    matches = difflib.get_close_matches(text, pool, n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(text, pool, n=1, cutoff=cutoff)
     if not matches:
-        matches = difflib.get_close_matches(text.lower(), pool, n=1, cutoff=0.6)
+        matches = difflib.get_close_matches(text.lower(), pool, n=1, cutoff=cutoff)
     return matches[0] if matches else None

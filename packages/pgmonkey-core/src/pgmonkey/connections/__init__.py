@@ -4,6 +4,8 @@ Building blocks (each opens something new; the caller closes it):
 
 * :func:`connect` / :func:`connect_async`: a plain psycopg connection.
 * :func:`open_pool` / :func:`open_async_pool`: an opened psycopg_pool pool.
+* :func:`settle_pool_sizes`: ``min_size``/``max_size`` made consistent (a lone ``max_size``
+  lowers psycopg_pool's default ``min_size``), for code that builds its own pool.
 
 All of them apply ``connection_settings``, ``autocommit`` and the session settings
 (``sync_settings`` for the sync ones, ``async_settings`` for the async ones) of a pgmonkey
@@ -24,6 +26,7 @@ from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
+from pgmonkey.connections._params import POOL_DEFAULT_MIN_SIZE, settle_pool_sizes
 from pgmonkey.connections._pooler import PoolerDetectedWarning
 from pgmonkey.connections._sync import Connection, ConnectionPool
 
@@ -34,6 +37,7 @@ PGAsyncPoolConnection = AsyncConnectionPool
 PostgresBaseConnection = BaseConnection
 
 __all__ = [
+    "POOL_DEFAULT_MIN_SIZE",
     "AsyncConnection",
     "AsyncConnectionPool",
     "BaseConnection",
@@ -49,4 +53,5 @@ __all__ = [
     "connect_async",
     "open_async_pool",
     "open_pool",
+    "settle_pool_sizes",
 ]

@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pgmonkey.config._deferred import reference_note, require_resolved
 from pgmonkey.config._redact import describe_target, redact_exception, redact_text
 from pgmonkey.connections._tls_files import explain_tls_files
-from pgmonkey.errors import DatabaseConnectionError, SessionSettingError
+from pgmonkey.errors import ConfigValidationError, DatabaseConnectionError, SessionSettingError
 
 __all__ = [
     "POOL_KEYS",
@@ -29,6 +30,7 @@ __all__ = [
     "normalised",
     "plan_pool",
     "pool_arguments",
+    "settle_pool_sizes",
 ]
 
 #: The sections a normalised configuration always has (see ``pgmonkey.config.load_config``).
@@ -54,6 +56,9 @@ POOL_KEYS = frozenset(
         "name",
     }
 )
+
+#: psycopg_pool's default ``min_size``; a lone ``max_size`` below it lowers ``min_size``.
+POOL_DEFAULT_MIN_SIZE = 4
 
 _GUC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*")
 _PARAMETER_IN_MESSAGE = re.compile(r'parameter "([^"]+)"')
@@ -149,7 +154,11 @@ def connection_kwargs(
         ``(libpq_params, autocommit, session_settings)``; ``libpq_params`` carries the session
         settings in ``options``, and ``prepare_threshold=None`` (a psycopg ``connect()``
         argument: no server-side prepared statements) under ``pooler: pgbouncer``.
+
+    Raises:
+        ConfigValidationError: A reference was left unresolved where it cannot work as written.
     """
+    require_resolved(cfg, ("connection_settings", session))
     params = {
         k: v for k, v in _section(cfg, "connection_settings").items() if v is not None and v != ""
     }
@@ -177,8 +186,14 @@ def pool_arguments(
             is understood too).
 
     Returns:
-        ``(constructor_kwargs, check_on_checkout)``.
+        ``(constructor_kwargs, check_on_checkout)``. A ``max_size`` given alone brings
+        ``min_size`` down to it when psycopg_pool's default (4) would exceed it.
+
+    Raises:
+        ConfigValidationError: ``min_size`` exceeds ``max_size`` (overrides included), or a
+            reference was left unresolved.
     """
+    require_resolved(cfg, (section,))
     settings = _section(cfg, section)
     merged: dict[str, Any] = {k: v for k, v in settings.items() if k in POOL_KEYS}
     check = _as_bool(settings.get("check_on_checkout", False))
@@ -188,7 +203,33 @@ def pool_arguments(
     merged.update(extra)
     if name is not None:
         merged["name"] = name
+    settle_pool_sizes(merged, section)
     return merged, check
+
+
+def settle_pool_sizes(kwargs: dict[str, Any], section: str = "pool_settings") -> None:
+    """Make psycopg_pool ``min_size``/``max_size`` arguments consistent, in place.
+
+    A ``max_size`` given without ``min_size`` brings ``min_size`` down to it when
+    psycopg_pool's default (:data:`POOL_DEFAULT_MIN_SIZE`) would exceed it, so
+    ``max_size: 2`` alone gives a working pool of two connections.
+
+    Args:
+        kwargs: psycopg_pool constructor arguments (``ConnectionPool``/``AsyncConnectionPool``).
+        section: The configuration section they came from, for the error message.
+
+    Raises:
+        ConfigValidationError: ``min_size`` is greater than ``max_size``.
+    """
+    max_size = kwargs.get("max_size")
+    if isinstance(max_size, int) and kwargs.get("min_size") is None:
+        kwargs["min_size"] = min(POOL_DEFAULT_MIN_SIZE, max_size)
+    min_size = kwargs.get("min_size")
+    if isinstance(min_size, int) and isinstance(max_size, int) and min_size > max_size:
+        raise ConfigValidationError(
+            f"min_size ({min_size}) cannot be greater than max_size ({max_size})",
+            key_path=(section, "min_size"),
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -224,7 +265,7 @@ def connect_error(
         since libpq and the server quote misplaced values (a URL in ``dbname``).
     """
     redact_exception(exc, params)
-    reason = redact_text(_reason(exc), params)
+    reason = redact_text(_reason(exc), params) + reference_note(params, settings, session)
     target = describe_target(params)
     if "timeout expired" in reason and params.get("connect_timeout") not in (None, ""):
         reason += f" (no answer within connect_timeout={params['connect_timeout']}s)"
