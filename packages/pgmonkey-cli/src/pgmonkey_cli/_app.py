@@ -88,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         from pgmonkey_cli._versions import describe_versions
 
-        print(describe_versions())
+        versions, warnings = describe_versions()
+        print(versions)
+        for warning in warnings:
+            print(f"pgmonkey: warning: {warning}", file=sys.stderr)
         return EXIT_OK
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -22,6 +22,7 @@ from pgmonkey.errors import (
     PgMonkeyError,
     PoolExhaustedError,
     PostgresNotFoundError,
+    PsycopgUnavailableError,
     SessionSettingError,
     TestServerError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "PgMonkeyError",
     "PoolExhaustedError",
     "PostgresNotFoundError",
+    "PsycopgUnavailableError",
     "SessionSettingError",
     "TestServerError",
     "__version__",
