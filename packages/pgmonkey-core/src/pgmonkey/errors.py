@@ -13,7 +13,8 @@ catches everything the library reports deliberately. Configuration errors also d
      ├── DatabaseConnectionError            a connection or pool could not be established
      │    └── SessionSettingError           a sync_settings/async_settings entry was refused
      ├── PoolExhaustedError                 no pooled connection became free within ``timeout``
-     ├── PsycopgUnavailableError (ImportError)  psycopg cannot load libpq, or is not installed
+     ├── PsycopgUnavailableError (ImportError)
+     │                                      psycopg cannot load libpq, or is not installed
      └── TestServerError                    pgmonkey.testing could not start or stop a server
           └── PostgresNotFoundError         no PostgreSQL server binaries were found
 

@@ -101,6 +101,7 @@ def _test(args: argparse.Namespace) -> int:
     from pgmonkey_cli._install import conflicting_distribution
     from pgmonkey_cli._tester import run_test
 
+    # Damaged files surface as a failed import, which run_handler explains.
     conflict = conflicting_distribution()
     if conflict is not None:
         print(f"pgmonkey: warning: {conflict}", file=sys.stderr)
