@@ -93,22 +93,23 @@ def make_venv(path: Path, *, seed: bool = False) -> Venv:
 
 @dataclass(frozen=True)
 class Wheels:
-    """The locally built wheels of pgmonkey-core and pgmonkey-cli."""
+    """The locally built wheels of pgmonkey-core, pgmonkey-cli and two extensions."""
 
     core: Path
     cli: Path
+    flask: Path
+    fastapi: Path
 
 
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
-    """Wheels of pgmonkey-core and pgmonkey-cli built from this checkout."""
+    """Wheels built from this checkout."""
     out = tmp_path_factory.mktemp("wheels")
-    for package in ("pgmonkey-core", "pgmonkey-cli"):
+    for package in ("pgmonkey-core", "pgmonkey-cli", "pgmonkey-flask", "pgmonkey-fastapi"):
         subprocess.run(
             [_uv(), "build", "-q", "--wheel", "-o", str(out), str(ROOT / "packages" / package)],
             check=True,
             timeout=INSTALL_TIMEOUT,
         )
-    (core,) = out.glob("pgmonkey_core-*.whl")
-    (cli,) = out.glob("pgmonkey_cli-*.whl")
-    return Wheels(core=core, cli=cli)
+    found = {name: next(out.glob(f"pgmonkey_{name}-*.whl")) for name in Wheels.__annotations__}
+    return Wheels(**found)

@@ -52,9 +52,11 @@ def cli_venv(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Venv:
 
 @pytest.fixture(scope="module")
 def no_binary_venv(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """The CLI and the core with plain psycopg only (a platform without psycopg-binary)."""
+    """The CLI, the core and two extensions with plain psycopg (no psycopg-binary wheel)."""
     venv = make_venv(tmp_path_factory.mktemp("venv") / "plain")
-    venv.uv_pip("install", str(wheels.core), str(wheels.cli))
+    venv.uv_pip(
+        "install", str(wheels.core), str(wheels.cli), str(wheels.flask), str(wheels.fastapi)
+    )
     venv.uv_pip("uninstall", "psycopg-binary")
     (venv.site_packages / "sitecustomize.py").write_text(HIDE_LIBPQ)
     return venv
@@ -143,3 +145,18 @@ def test_plain_psycopg_uses_the_system_libpq_when_there_is_one(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     version = no_binary_venv.command("pgmonkey", "--version")
     assert version.stdout.splitlines()[-1].endswith("(python implementation)")
+
+
+@pytest.mark.parametrize("extension", ["pgmonkey_flask", "pgmonkey_fastapi"])
+def test_the_extensions_raise_the_pgmonkey_error_without_libpq(
+    no_binary_venv: Venv, extension: str
+) -> None:
+    code = (
+        "import pgmonkey\n"
+        "try:\n"
+        f"    import {extension}\n"
+        "except pgmonkey.PsycopgUnavailableError as exc:\n"
+        "    print(str(exc).splitlines()[0])\n"
+    )
+    proc = no_binary_venv.run("-c", code, env=HIDDEN)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, LIBPQ_HINT + "\n", "")
