@@ -9,6 +9,7 @@ psycopg's pure-Python wrapper (the operating system's library is the one thing m
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,14 @@ def _config_file(tmp_path: Path, cfg: dict[str, Any]) -> Path:
     return path
 
 
+def _pgconfig_test(
+    venv: Venv, cfg: dict[str, Any], tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pgmonkey pgconfig test`` of a config file for ``cfg``, in ``venv``."""
+    config = _config_file(tmp_path, cfg)
+    return venv.command("pgmonkey", "pgconfig", "test", "--connconfig", str(config), env=env)
+
+
 def test_the_cli_installs_psycopg_binary(cli_venv: Venv) -> None:
     code = "from importlib.metadata import version; print(version('psycopg-binary'))"
     assert cli_venv.run("-c", code).returncode == 0
@@ -80,20 +89,14 @@ def test_the_cli_installs_psycopg_binary(cli_venv: Venv) -> None:
 def test_the_cli_works_without_system_libpq(
     cli_venv: Venv, pg_database: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = _config_file(tmp_path, pg_database)
-    proc = cli_venv.command(
-        "pgmonkey", "pgconfig", "test", "--connconfig", str(config), env=HIDDEN
-    )
+    proc = _pgconfig_test(cli_venv, pg_database, tmp_path, HIDDEN)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_every_command_names_what_to_install_without_libpq(
     no_binary_venv: Venv, pg_database: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = _config_file(tmp_path, pg_database)
-    proc = no_binary_venv.command(
-        "pgmonkey", "pgconfig", "test", "--connconfig", str(config), env=HIDDEN
-    )
+    proc = _pgconfig_test(no_binary_venv, pg_database, tmp_path, HIDDEN)
     assert proc.returncode == 1
     assert proc.stdout == ""
     first, second = proc.stderr.splitlines()
@@ -103,7 +106,13 @@ def test_every_command_names_what_to_install_without_libpq(
     assert "Traceback" not in proc.stderr
 
     proc = no_binary_venv.command(
-        "pgmonkey", "pgexport", "--table", "t", "--connconfig", str(config), env=HIDDEN
+        "pgmonkey",
+        "pgexport",
+        "--table",
+        "t",
+        "--connconfig",
+        str(tmp_path / "config.yaml"),
+        env=HIDDEN,
     )
     assert (proc.returncode, proc.stderr.splitlines()[0]) == (1, f"pgmonkey: error: {LIBPQ_HINT}")
 
@@ -140,8 +149,7 @@ def test_plain_psycopg_uses_the_system_libpq_when_there_is_one(
     no_binary_venv: Venv, pg_database: dict[str, Any], tmp_path: Path
 ) -> None:
     """The same environment works once libpq is visible: only libpq was missing above."""
-    config = _config_file(tmp_path, pg_database)
-    proc = no_binary_venv.command("pgmonkey", "pgconfig", "test", "--connconfig", str(config))
+    proc = _pgconfig_test(no_binary_venv, pg_database, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     version = no_binary_venv.command("pgmonkey", "--version")
     assert version.stdout.splitlines()[-1].endswith("(python implementation)")
