@@ -168,3 +168,16 @@ def test_the_extensions_raise_the_pgmonkey_error_without_libpq(
     )
     proc = no_binary_venv.run("-c", code, env=HIDDEN)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, LIBPQ_HINT + "\n", "")
+
+
+def test_pgmonkey_testing_raises_the_pgmonkey_error_without_libpq(no_binary_venv: Venv) -> None:
+    code = (
+        "import pgmonkey\n"
+        "from pgmonkey.testing import ExternalServer\n"  # importing stays free of psycopg
+        "try:\n"
+        "    ExternalServer.from_dsn('host=127.0.0.1 user=u dbname=d')\n"
+        "except pgmonkey.PsycopgUnavailableError as exc:\n"
+        "    print(str(exc).splitlines()[0])\n"
+    )
+    proc = no_binary_venv.run("-c", code, env=HIDDEN)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, LIBPQ_HINT + "\n", "")

@@ -1,6 +1,7 @@
 """The first import of psycopg and psycopg_pool, turned into a pgmonkey error when it fails.
 
-Importing this module imports both (:mod:`pgmonkey.connections` imports it first).
+:mod:`pgmonkey.connections` calls :func:`require_psycopg` before importing anything else, and
+:mod:`pgmonkey.testing` before its first use of psycopg. Importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -22,6 +23,3 @@ def require_psycopg() -> None:
         import psycopg_pool  # noqa: F401
     except ImportError as exc:
         raise PsycopgUnavailableError.from_import_error(exc) from exc
-
-
-require_psycopg()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgmonkey._private_files import write_private
+from pgmonkey._psycopg import require_psycopg
 from pgmonkey._testing_base import APPLICATION_NAME, ServerBase, wrap_connection_settings
 from pgmonkey.errors import TestServerError
 
@@ -183,6 +184,7 @@ class PgBouncer:
 
     def conninfo(self, *, dbname: str | None = None, **params: Any) -> str:
         """Return a libpq connection string through PgBouncer (superuser)."""
+        require_psycopg()
         from psycopg.conninfo import make_conninfo
 
         base = self.config(dbname=dbname)["connection_settings"]
