@@ -116,3 +116,13 @@ def test_3x_over_core(wheels: Wheels, pg_database: dict[str, Any], tmp_path: Pat
 
     _apply_fix(venv, wheels)
     _assert_repaired(venv, config)
+
+
+def test_the_docs_give_the_repair_the_cli_prints() -> None:
+    """docs/migration.md, docs/installation.md and the READMEs show FIX, the tested repair."""
+    root = Path(__file__).resolve().parents[2]
+    two_lines = FIX.replace(" && ", "\n")
+    for page in ("docs/migration.md", "docs/installation.md"):
+        assert f"```bash\n{two_lines}\n```" in (root / page).read_text(), page
+    for readme in ("README.md", "packages/pgmonkey-core/README.md"):
+        assert FIX in (root / readme).read_text(), readme
