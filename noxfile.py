@@ -266,6 +266,18 @@ def compat(session: nox.Session) -> None:
     _pytest(session, "tests/compat")
 
 
+@nox.session(python=PYTHONS[-1], tags=["ci"])
+def install(session: nox.Session) -> None:
+    """Install the built wheels into fresh environments, as users do (tests/install).
+
+    ``pip install pgmonkey-cli`` brings psycopg's binary build; without libpq every command
+    says what to install; pgmonkey 3.4.0 from PyPI next to pgmonkey-core is diagnosed and the
+    fix in docs/migration.md works; ``pip install .`` at the root fails with a message.
+    """
+    _install_editable(session, "cli", extra=["uv"])
+    _pytest(session, "tests/install")
+
+
 @nox.session(python=[PYTHONS[0], PYTHONS[-1]], tags=["ci"])
 def reliability(session: nox.Session) -> None:
     """Run the fault, load and security suite and print its summary table.

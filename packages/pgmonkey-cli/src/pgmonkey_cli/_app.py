@@ -102,7 +102,10 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.version:
         from pgmonkey_cli._versions import describe_versions
 
-        print(describe_versions())
+        versions, warnings = describe_versions()
+        print(versions)
+        for warning in warnings:
+            print(f"pgmonkey: warning: {warning}", file=sys.stderr)
         return EXIT_OK
     handler = getattr(args, "handler", None)
     if handler is None:

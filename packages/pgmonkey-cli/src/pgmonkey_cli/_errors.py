@@ -70,14 +70,19 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
 
     Configuration errors exit with 2, every other failure with 1 (or the error's own
     ``exit_status``, e.g. 3 for a commit whose outcome is unknown). The message goes to stderr
-    on one or two lines; ``--debug`` adds the traceback. A configuration warning raised as an
-    error (``-W error``, ``PYTHONWARNINGS=error``) is an invalid configuration (exit 2); any
-    other warning raised as an error is a failure (exit 1). Unexpected exceptions (bugs) are
-    reported the same way, with their type, and exit with 1.
+    on one or two lines; ``--debug`` adds the traceback. A failed import is explained: a
+    damaged installation (the old ``pgmonkey`` distribution next to pgmonkey-core) or psycopg
+    without a libpq wrapper, each with the command that fixes it. A configuration warning
+    raised as an error (``-W error``, ``PYTHONWARNINGS=error``) is an invalid configuration
+    (exit 2); any other warning raised as an error is a failure (exit 1). Unexpected
+    exceptions (bugs) are reported the same way, with their type, and exit with 1.
     """
     _loaded_configs.clear()
     _configure_output(bool(getattr(args, "debug", False)))
-    from pgmonkey.errors import ConfigError, PgMonkeyError
+    try:
+        from pgmonkey.errors import ConfigError, PgMonkeyError
+    except ImportError as exc:
+        return _report_import_error(exc, args)
 
     try:
         return handler(args)
@@ -93,6 +98,8 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except Warning as exc:
         _report(exc, args, unexpected=not _is_config_warning(exc))
         return EXIT_USAGE if _is_config_warning(exc) else EXIT_FAILURE
+    except ImportError as exc:
+        return _report_import_error(exc, args)
     except BrokenPipeError:
         return silence_stdout()
     except Exception as exc:
@@ -113,6 +120,21 @@ def silence_stdout() -> int:
     finally:
         os.close(devnull)
     return EXIT_READER_GONE
+
+
+def _report_import_error(exc: ImportError, args: argparse.Namespace) -> int:
+    """Explain an import that failed: a damaged installation, psycopg without libpq, or a bug."""
+    from pgmonkey_cli._install import diagnose, psycopg_problem
+
+    diagnosis = diagnose()
+    if diagnosis is not None:
+        if getattr(args, "debug", False):
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+        print(f"pgmonkey: error: {diagnosis}", file=sys.stderr)
+        return EXIT_FAILURE
+    problem = psycopg_problem()
+    _report(exc if problem is None else problem, args, unexpected=problem is None)
+    return EXIT_FAILURE
 
 
 def _is_config_warning(exc: Warning) -> bool:

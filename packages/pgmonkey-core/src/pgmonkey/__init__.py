@@ -21,6 +21,7 @@ from pgmonkey.errors import (
     PgMonkeyError,
     PoolExhaustedError,
     PostgresNotFoundError,
+    PsycopgUnavailableError,
     SessionSettingError,
     TestServerError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "PgMonkeyError",
     "PoolExhaustedError",
     "PostgresNotFoundError",
+    "PsycopgUnavailableError",
     "SessionSettingError",
     "TestServerError",
     "__version__",

@@ -13,6 +13,8 @@ catches everything the library reports deliberately. Configuration errors also d
      ├── DatabaseConnectionError            a connection or pool could not be established
      │    └── SessionSettingError           a sync_settings/async_settings entry was refused
      ├── PoolExhaustedError                 no pooled connection became free within ``timeout``
+     ├── PsycopgUnavailableError (ImportError)
+     │                                      psycopg cannot load libpq, or is not installed
      └── TestServerError                    pgmonkey.testing could not start or stop a server
           └── PostgresNotFoundError         no PostgreSQL server binaries were found
 
@@ -35,6 +37,7 @@ __all__ = [
     "PgMonkeyError",
     "PoolExhaustedError",
     "PostgresNotFoundError",
+    "PsycopgUnavailableError",
     "SessionSettingError",
     "TestServerError",
 ]
@@ -141,6 +144,47 @@ class PoolExhaustedError(PgMonkeyError):
     """No pooled connection became available within the pool's ``timeout``."""
 
 
+_LIBPQ_HINT = (
+    'install psycopg\'s binary build, which brings its own libpq: pip install "psycopg[binary]"'
+    " (pgmonkey-cli depends on it where wheels exist); or install the system libpq"
+    " (Debian/Ubuntu: apt install libpq5; Fedora/RHEL: dnf install libpq; macOS: brew install"
+    " libpq)"
+)
+
+
+class PsycopgUnavailableError(PgMonkeyError, ImportError):
+    """psycopg cannot be imported: no libpq wrapper could be loaded, or it is not installed.
+
+    Raised where pgmonkey first imports psycopg (:mod:`pgmonkey.connections`, and with it
+    :class:`pgmonkey.PGConnectionManager`), and reported by every ``pgmonkey`` command, instead
+    of psycopg's bare ``ImportError: no pq wrapper available``. Plain ``psycopg`` needs the
+    system libpq; psycopg's binary build (``psycopg[binary]``) brings its own. The message says
+    what to install. It is also an :class:`ImportError`, so ``except ImportError`` still
+    catches it.
+
+    Attributes:
+        reason: What psycopg (or the import system) reported, on one line.
+    """
+
+    def __init__(self, reason: str, *, missing: str | None = None) -> None:
+        self.reason = reason
+        if missing is not None:
+            package = '"psycopg[binary]"' if missing == "psycopg" else "psycopg-pool"
+            hint = f"{missing} is not installed: pip install {package}"
+        else:
+            hint = f"psycopg cannot load libpq: {_LIBPQ_HINT}"
+        super().__init__(f"{hint}\npsycopg said: {reason}", name=missing or "psycopg")
+
+    @classmethod
+    def from_import_error(cls, exc: ImportError) -> PsycopgUnavailableError:
+        """Build the error from the ``ImportError`` that importing psycopg raised."""
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if missing not in ("psycopg", "psycopg_pool"):
+            missing = None
+        return cls(reason, missing=missing)
+
+
 class TestServerError(PgMonkeyError):
     """:mod:`pgmonkey.testing` could not start, stop or use a throwaway server."""
 
@@ -163,6 +207,7 @@ for _cls in (
     PoolExhaustedError,
     TestServerError,
     PostgresNotFoundError,
+    PsycopgUnavailableError,
 ):
     _cls.__module__ = "pgmonkey.errors"
 del _cls

@@ -27,6 +27,9 @@ FastAPI            plain ``Depends(pg.transaction)``  ``pg.init_app(app)``, or
 failure) is only logged while the client already got its 200.
 """
 
+# First: without a libpq wrapper this raises pgmonkey.PsycopgUnavailableError, which says
+# what to install, instead of psycopg's bare ImportError from the modules below.
+import pgmonkey.connections  # noqa: F401
 from pgmonkey_fastapi._errors import PGMonkeyFastAPIError
 from pgmonkey_fastapi._extension import PGMonkeyFastAPI
 from pgmonkey_fastapi._middleware import CommitBeforeResponseMiddleware

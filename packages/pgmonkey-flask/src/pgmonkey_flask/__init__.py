@@ -25,6 +25,9 @@ process, so ``gunicorn --preload`` is safe. See :class:`PGMonkey` for the config
 ``PGMonkey.test_isolation()`` for fast isolated tests, and ``flask pgmonkey --help``.
 """
 
+# First: without a libpq wrapper this raises pgmonkey.PsycopgUnavailableError, which says
+# what to install, instead of psycopg's bare ImportError from the modules below.
+import pgmonkey.connections  # noqa: F401
 from pgmonkey_flask._errors import PGMonkeyFlaskError
 from pgmonkey_flask._extension import PGMonkey
 from pgmonkey_flask._version import __version__

@@ -101,7 +101,7 @@ def run_export(
     if psycopg.pq.__impl__ == "python":
         say(
             "Note: psycopg is using its pure-Python libpq wrapper, which makes exports several "
-            "times slower; install pgmonkey-cli[binary] (or psycopg[c]) for the compiled one."
+            "times slower; pip install 'psycopg[binary]' (or 'psycopg[c]') for the compiled one."
         )
     try:
         _read_only_session(conn)

@@ -6,6 +6,7 @@ Only argparse is imported here; each handler imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from pgmonkey_cli._options import (
@@ -100,7 +101,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from pgmonkey_cli._install import conflicting_distribution
     from pgmonkey_cli._tester import run_test
+
+    # Damaged files surface as a failed import, which run_handler explains.
+    conflict = conflicting_distribution()
+    if conflict is not None:
+        print(f"pgmonkey: warning: {conflict}", file=sys.stderr)
 
     return run_test(args)
 

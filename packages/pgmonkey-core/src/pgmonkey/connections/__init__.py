@@ -22,6 +22,12 @@ async ones) yields a real psycopg connection. The names of earlier pgmonkey rele
 ``PGAsyncPoolConnection``) remain as aliases.
 """
 
+from pgmonkey._psycopg import require_psycopg
+
+# First: a missing libpq is a PsycopgUnavailableError saying what to install, not psycopg's
+# bare ImportError from the first module below that imports it.
+require_psycopg()
+
 from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pgmonkey._psycopg import require_psycopg
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -102,6 +104,7 @@ class ServerBase:
 
     def conninfo(self, *, dbname: str | None = None, **params: Any) -> str:
         """Return a libpq connection string for the superuser (through TCP)."""
+        require_psycopg()
         from psycopg.conninfo import make_conninfo
 
         base = self.config(dbname=dbname)["connection_settings"]

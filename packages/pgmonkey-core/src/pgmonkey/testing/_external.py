@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from pgmonkey._psycopg import require_psycopg
 from pgmonkey.errors import TestServerError
 from pgmonkey.testing._base import ServerBase
 from pgmonkey.testing._settings import ENV_TEST_DSN
@@ -67,6 +68,7 @@ class ExternalServer(ServerBase):
         """
         import getpass
 
+        require_psycopg()
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 

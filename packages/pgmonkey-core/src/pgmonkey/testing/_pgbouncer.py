@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pgmonkey._psycopg import require_psycopg
 from pgmonkey.errors import TestServerError
 from pgmonkey.files import write_private
 from pgmonkey.testing._account import ServerAccount
@@ -186,6 +187,7 @@ class PgBouncer:
 
     def conninfo(self, *, dbname: str | None = None, **params: Any) -> str:
         """Return a libpq connection string through PgBouncer (superuser)."""
+        require_psycopg()
         from psycopg.conninfo import make_conninfo
 
         base = self.config(dbname=dbname)["connection_settings"]
