@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -558,3 +559,54 @@ def test_misplaced_secrets_never_leak_from_the_cli(
             assert CANARY not in _printed(run), (name, argv, _printed(run))
             assert run.status == expected, (name, argv, run.status, run.stdout, run.stderr)
         secret_server.execute("DROP TABLE IF EXISTS canary_in")
+
+
+# -- pools that connect in the background: psycopg_pool logs each failed attempt itself
+
+
+def _pool_attempt_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "psycopg.pool" and "connecting" in r.message]
+
+
+@pytest.mark.parametrize("variant", ["fragment_in_dbname", "url_in_dbname", "password"])
+def test_background_pool_attempts_never_log_the_secret(
+    secret_server: PostgresServer, caplog: pytest.LogCaptureFixture, variant: str
+) -> None:
+    from pgmonkey.connections import open_pool
+
+    caplog.set_level(logging.DEBUG, logger="psycopg.pool")
+    cfg = _canary_variants(secret_server)[variant]
+    cfg["pool_settings"] = {"min_size": 1, "max_size": 1, "timeout": 1}
+    pool = open_pool(cfg, wait=False)  # psycopg_pool retries in its own threads
+    try:
+        deadline = time.monotonic() + 30
+        while not _pool_attempt_records(caplog) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        pool.close()
+    records = _pool_attempt_records(caplog)
+    assert records, "psycopg_pool logged no failed attempt"
+    _no_canary([r.getMessage() for r in records], f"psycopg.pool log ({variant})")
+
+
+@pytest.mark.parametrize("variant", ["fragment_in_dbname", "password"])
+async def test_background_async_pool_attempts_never_log_the_secret(
+    secret_server: PostgresServer, caplog: pytest.LogCaptureFixture, variant: str
+) -> None:
+    import asyncio
+
+    from pgmonkey.connections import open_async_pool
+
+    caplog.set_level(logging.DEBUG, logger="psycopg.pool")
+    cfg = _canary_variants(secret_server)[variant]
+    cfg["async_pool_settings"] = {"min_size": 1, "max_size": 1, "timeout": 1}
+    pool = await open_async_pool(cfg, wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while not _pool_attempt_records(caplog) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        await pool.close()
+    records = _pool_attempt_records(caplog)
+    assert records, "psycopg_pool logged no failed attempt"
+    _no_canary([r.getMessage() for r in records], f"psycopg.pool log ({variant})")

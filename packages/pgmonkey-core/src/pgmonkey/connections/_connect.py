@@ -16,6 +16,7 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
+from pgmonkey.connections._pooled import PooledConnection
 from pgmonkey.connections._pooler import check_for_pooler
 from pgmonkey.connections._tls_files import refuse_special_tls_files
 
@@ -94,7 +95,11 @@ def open_pool(
         with probe:
             check_for_pooler(probe, plan.config, plan.params)
     pool: ConnectionPool[Any] = ConnectionPool(
-        "", kwargs=plan.kwargs, open=False, **plan.pool_kwargs
+        "",
+        kwargs=plan.kwargs,
+        open=False,
+        connection_class=PooledConnection,
+        **plan.pool_kwargs,
     )
     try:
         pool.open(wait=wait, timeout=plan.timeout)

@@ -16,6 +16,7 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
+from pgmonkey.connections._pooled import AsyncPooledConnection
 from pgmonkey.connections._pooler import check_for_pooler_async
 from pgmonkey.connections._tls_files import refuse_special_tls_files
 
@@ -94,7 +95,11 @@ async def open_async_pool(
         async with probe:
             await check_for_pooler_async(probe, plan.config, plan.params)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        "", kwargs=plan.kwargs, open=False, **plan.pool_kwargs
+        "",
+        kwargs=plan.kwargs,
+        open=False,
+        connection_class=AsyncPooledConnection,
+        **plan.pool_kwargs,
     )
     try:
         await pool.open(wait=wait, timeout=plan.timeout)
