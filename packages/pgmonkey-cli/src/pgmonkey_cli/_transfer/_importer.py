@@ -11,8 +11,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pgmonkey_cli._transfer._connect import lookup_relation, messenger
-from pgmonkey_cli._transfer._encodings import bom_length, detect_bom
+from pgmonkey_cli._transfer._connect import driver_log_demoted, lookup_relation, messenger
 from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import (
     normalise_column_name,
@@ -143,11 +142,12 @@ def run_import(
         return result
 
     sample = _read_sample(path, fmt)
-    conn = connect()
-    try:
-        _import(conn, request, fmt, sample, (schema, table), result, say)
-    finally:
-        conn.close()
+    with driver_log_demoted():
+        conn = connect()
+        try:
+            _import(conn, request, fmt, sample, (schema, table), result, say)
+        finally:
+            conn.close()
     say(
         f"Imported {result.rows:,} rows into {result.table} in {result.seconds:.2f} s "
         f"({result.rate:,.0f} rows/s)."
@@ -180,7 +180,8 @@ def _resolve_format(
 
 
 def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) -> CsvFormat:
-    from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, detect_encoding
+    from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, sample_records
+    from pgmonkey_cli._transfer._detect_encoding import detect_encoding
 
     with open(path, "rb") as fh:
         head = fh.read(SAMPLE_BYTES)
@@ -188,44 +189,66 @@ def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) ->
     if "encoding" in flags:
         fmt = validate_format(CsvFormat(encoding=flags["encoding"]))
         encoding = fmt.encoding
-        how = "from --encoding"
+        how = "--encoding"
     else:
-        guess = detect_encoding(head)
+        guess = detect_encoding(head, complete=complete, source=str(path))
+        assert guess.encoding is not None
         encoding = guess.encoding
-        how = f"by {guess.method}"
-        if guess.confidence is not None:
+        how = guess.method
+        if guess.method == "chardet":
             how += f", confidence {guess.confidence:.2f}"
-    text = _decode_sample(head, encoding, final=complete)
+    text = _decode_sample(path, head, encoding, final=complete, origin=f" ({how})")
     dialect = detect_dialect(text, complete=complete)
+    if "header" in flags:
+        header, why = bool(flags["header"]), "--header" if flags["header"] else "--no-header"
+    elif dialect.header is None:
+        first = sample_records(text, delimiter=dialect.delimiter, quote=dialect.quote,
+                               complete=complete, limit=1)
+        preview = dialect.delimiter.join(first[0]) if first else ""
+        if len(preview) > 60:
+            preview = preview[:57] + "..."
+        raise TransferUsageError(
+            f"{path}: cannot tell whether line 1 ({preview!r}) is a header: "
+            f"{dialect.header_reason}; say --header or --no-header (the choice is saved "
+            "with the other settings). Nothing was imported."
+        )
+    else:
+        header, why = dialect.header, dialect.header_reason
     detected = CsvFormat(
-        encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=dialect.header
+        encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=header
     )
     fmt = validate_format(detected.merged(flags))
     say(
         f"Detected format of {path.name}: encoding {encoding} ({how}), "
         f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, "
-        f"header {'yes' if fmt.header else 'no'}"
+        f"header {'yes' if fmt.header else 'no'} ({why})"
     )
     return fmt
 
 
-def _decode_sample(head: bytes, encoding: str, *, final: bool) -> str:
-    bom = detect_bom(head[:4])
-    if bom is not None and bom[0] == "utf-8-sig":
-        head = head[bom[1] :]
-    elif bom_length(head[:4], encoding):
-        head = head[bom_length(head[:4], encoding) :]
-    decoder = codecs.getincrementaldecoder(encoding)("replace")
-    return decoder.decode(head, final=final)
+def _decode_sample(path: Path, head: bytes, encoding: str, *, final: bool, origin: str) -> str:
+    """Decode the start of the file strictly: a bad byte is an error, never a replacement."""
+    from pgmonkey_cli._transfer._badbytes import first_bad_byte
+
+    try:
+        text = codecs.getincrementaldecoder(encoding)("strict").decode(head, final=final)
+    except UnicodeError:
+        bad = first_bad_byte(head, encoding, final=final)
+        assert bad is not None
+        raise ImportDataError(
+            f"{path}: {bad.describe(encoding)}; the file is read as {encoding}{origin}: "
+            "set the right encoding with --encoding or in the settings file. "
+            "Nothing was imported.",
+            line=bad.line,
+        ) from None
+    return text.removeprefix("\ufeff")  # a UTF-8 byte-order mark read as utf-8
 
 
 def _read_sample(path: Path, fmt: CsvFormat) -> _Sample:
     with open(path, "rb") as fh:
         head = fh.read(TYPE_SAMPLE_BYTES)
         complete = not fh.read(1)
-    text = _decode_sample(head, fmt.encoding, final=complete)
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = _decode_sample(path, head, fmt.encoding, final=complete, origin="")
     return _Sample(text=text, complete=complete, fmt=fmt)
 
 
@@ -480,6 +503,11 @@ def _match_columns(
 
 # -- mapping server errors back to the file -------------------------------------------------
 
+
+def _clause(text: str) -> str:
+    """A message as one clause: lines joined, no final period (the caller adds its own)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip()).rstrip(" .")
+
 _LINE = re.compile(r"(\d+)")
 
 
@@ -507,10 +535,20 @@ def _copy_error(
             rest = rest[len(", column ") :]
             column = rest.split(":", 1)[0] if ":" in rest else rest
         break
-    message = primary
+    message = _clause(primary)
     if detail:
-        message += f" ({detail.strip()})"
+        message += f" ({_clause(detail)})"
     if sqlstate in ("22021", "22P05"):
+        from pgmonkey_cli._transfer._badbytes import scan_file
+
+        bad = scan_file(request.data_file, fmt.encoding)
+        if bad is not None:
+            return ImportDataError(
+                f"{request.data_file}: {bad.describe(fmt.encoding)}; the file is read as "
+                f"{fmt.encoding}: set the right encoding with --encoding or in the settings "
+                "file. Nothing was imported.",
+                line=bad.line,
+            )
         message += (
             f"; the file is read as {fmt.encoding}: set the right encoding with --encoding "
             "or in the settings file"
