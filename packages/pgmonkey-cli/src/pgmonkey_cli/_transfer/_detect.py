@@ -108,7 +108,7 @@ def detect_dialect(text: str, *, complete: bool) -> Dialect:
     return Dialect(delimiter=delimiter, quote=quote, header=header, header_reason=reason)
 
 
-_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")  # 1,5 too
 _DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}(?:[ T].*)?$")
 _BOOLEAN = re.compile(r"^\s*(?:true|false)\s*$", re.IGNORECASE)
 _KINDS = (("numbers", _NUMBER), ("dates", _DATE), ("booleans", _BOOLEAN))

@@ -6,7 +6,7 @@ import codecs
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pgmonkey_cli._transfer._connect import driver_log_demoted, lookup_relation, messenger
 from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import (
-    normalise_column_name,
     normalise_column_names,
     parse_table_name,
     settings_path,
@@ -136,8 +135,10 @@ def run_import(
 
     say = messenger(request.quiet, out)
     result = ImportResult()
-    fmt = _resolve_format(request, result, say)
+    fmt, question = _resolve_format(request, result, say)
     result.format = fmt
+    if question is not None and request.config_only:
+        raise question.refusal()
     if request.config_only:
         return result
 
@@ -145,6 +146,8 @@ def run_import(
     with driver_log_demoted():
         conn = connect()
         try:
+            if question is not None:
+                fmt = _header_from_table(conn, request, fmt, (schema, table), question, result, say)
             _import(conn, request, fmt, sample, (schema, table), result, say)
         finally:
             conn.close()
@@ -158,9 +161,29 @@ def run_import(
 # -- format: settings file, detection, flags ---------------------------------------------
 
 
+@dataclass(frozen=True)
+class _HeaderQuestion:
+    """Detection found no evidence for or against a header (see ``header_verdict``)."""
+
+    path: Path
+    first: list[str]
+    reason: str
+    delimiter: str
+
+    def refusal(self, also: str = "") -> TransferUsageError:
+        preview = self.delimiter.join(self.first)
+        if len(preview) > 60:
+            preview = preview[:57] + "..."
+        return TransferUsageError(
+            f"{self.path}: cannot tell whether line 1 ({preview!r}) is a header: "
+            f"{self.reason}{also}; say --header or --no-header (the choice is saved with the "
+            "other settings). Nothing was imported."
+        )
+
+
 def _resolve_format(
     request: ImportRequest, result: ImportResult, say: Callable[[str], None]
-) -> CsvFormat:
+) -> tuple[CsvFormat, _HeaderQuestion | None]:
     path = request.data_file
     settings_file = settings_path(path, "pgimport")
     if settings_file.resolve() == path.resolve():
@@ -171,15 +194,63 @@ def _resolve_format(
     if fmt is not None:  # later runs: no detection at all
         if request.config_only:
             say(f"Import settings already exist: {settings_file} (not changed)")
-        return fmt
-    fmt = _detect(path, flags, say)
+        return fmt, None
+    fmt, question = _detect(path, flags, say)
+    if question is None:  # else written once the table has answered it
+        _save(request, fmt, result, say)
+    return fmt, question
+
+
+def _save(
+    request: ImportRequest, fmt: CsvFormat, result: ImportResult, say: Callable[[str], None]
+) -> None:
+    assert result.settings_file is not None
     result.settings_written = save_settings(
-        settings_file, fmt, kind="pgimport", data_file=path, say=say
+        result.settings_file, fmt, kind="pgimport", data_file=request.data_file, say=say
     )
+
+
+def _header_from_table(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    name: tuple[str | None, str],
+    question: _HeaderQuestion,
+    result: ImportResult,
+    say: Callable[[str], None],
+) -> CsvFormat:
+    """Answer the header question with the existing table's columns, or refuse.
+
+    Line 1 is the header when every cell of it names a column (as written, or as pgimport
+    would name it); it is data when no cell does. Anything else, or no table, is a refusal.
+    """
+    try:
+        found = lookup_relation(conn, *name)
+        columns = {c.name for c in _table_columns(conn, found.oid)} if found else set()
+    finally:
+        conn.rollback()  # a catalog look-up only; the import runs in its own transaction
+    if found is None:
+        raise question.refusal(f", and there is no table {request.table} to compare it with")
+    cells = [c for c in question.first if c.strip()]
+    created = normalise_column_names(question.first)
+    named = [c in columns or n in columns for c, n in zip(question.first, created, strict=True)]
+    table = f"{found.schema}.{found.name}"
+    if cells and all(named):
+        header, why = True, f"line 1 names columns of {table}"
+    elif not any(named):
+        header, why = False, f"line 1 names no column of {table}"
+    else:
+        raise question.refusal(f", and only some of its cells name columns of {table}")
+    fmt = replace(fmt, header=header)
+    say(f"Header: {'yes' if header else 'no'} ({why})")
+    result.format = fmt
+    _save(request, fmt, result, say)
     return fmt
 
 
-def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) -> CsvFormat:
+def _detect(
+    path: Path, flags: Mapping[str, Any], say: Callable[[str], None]
+) -> tuple[CsvFormat, _HeaderQuestion | None]:
     from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, sample_records
     from pgmonkey_cli._transfer._detect_encoding import detect_encoding
 
@@ -199,31 +270,29 @@ def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) ->
             how += f", confidence {guess.confidence:.2f}"
     text = _decode_sample(path, head, encoding, final=complete, origin=f" ({how})")
     dialect = detect_dialect(text, complete=complete)
+    question = None
     if "header" in flags:
         header, why = bool(flags["header"]), "--header" if flags["header"] else "--no-header"
     elif dialect.header is None:
-        first = sample_records(text, delimiter=dialect.delimiter, quote=dialect.quote,
-                               complete=complete, limit=1)
-        preview = dialect.delimiter.join(first[0]) if first else ""
-        if len(preview) > 60:
-            preview = preview[:57] + "..."
-        raise TransferUsageError(
-            f"{path}: cannot tell whether line 1 ({preview!r}) is a header: "
-            f"{dialect.header_reason}; say --header or --no-header (the choice is saved "
-            "with the other settings). Nothing was imported."
+        first = sample_records(
+            text, delimiter=dialect.delimiter, quote=dialect.quote, complete=complete, limit=1
         )
+        question = _HeaderQuestion(
+            path, first[0] if first else [], dialect.header_reason, dialect.delimiter
+        )
+        header, why = True, f"undecided: {dialect.header_reason}"
     else:
         header, why = dialect.header, dialect.header_reason
     detected = CsvFormat(
         encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=header
     )
     fmt = validate_format(detected.merged(flags))
+    shown = "?" if question is not None else "yes" if fmt.header else "no"
     say(
         f"Detected format of {path.name}: encoding {encoding} ({how}), "
-        f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, "
-        f"header {'yes' if fmt.header else 'no'} ({why})"
+        f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, header {shown} ({why})"
     )
-    return fmt
+    return fmt, question
 
 
 def _decode_sample(path: Path, head: bytes, encoding: str, *, final: bool, origin: str) -> str:
@@ -410,11 +479,17 @@ def _prepare_table(
             )
         columns = [f"column_{i}" for i in range(1, len(first) + 1)]
     if request.infer_types:
-        from pgmonkey_cli._transfer._types import infer_column_types
+        from pgmonkey_cli._transfer._types import (
+            column_values,
+            confirm_round_trip,
+            infer_column_types,
+        )
 
         records = sample.records()
         data = records[1:] if header is not None else records
-        types = infer_column_types(data, len(columns), null=fmt.null)
+        proposed = infer_column_types(data, len(columns), null=fmt.null)
+        values = column_values(data, len(columns), null=fmt.null)
+        types = confirm_round_trip(conn, values, proposed)
     else:
         types = ["text"] * len(columns)
     _create_table(conn, schema, table, columns, types)
@@ -464,16 +539,24 @@ def _match_columns(
         return [c.name for c in insertable]
     if sample.empty:
         return [c.name for c in table_columns if not c.generated]
-    mapped: list[str] = []
-    unknown: list[str] = []
-    for position, raw in enumerate(header, start=1):
-        if raw in by_name:
-            mapped.append(raw)
-        elif normalise_column_name(raw, position) in by_name:
-            mapped.append(normalise_column_name(raw, position))
-        else:
-            unknown.append(raw)
-            mapped.append("")
+    # The names pgimport gives these header cells when it creates a table: a table created
+    # from this file (or one like it) is matched exactly as it was created, collisions
+    # ("a b" and "A_B" -> a_b, a_b_2) included. Otherwise each cell matches a column named
+    # exactly like it, or its created name.
+    created = normalise_column_names(header)
+    if all(name in by_name for name in created):
+        mapped = list(created)
+        unknown: list[str] = []
+    else:
+        mapped, unknown = [], []
+        for raw, name in zip(header, created, strict=True):
+            if raw in by_name:
+                mapped.append(raw)
+            elif name in by_name:
+                mapped.append(name)
+            else:
+                unknown.append(raw)
+                mapped.append("")
     if unknown:
         raise ImportDataError(
             f"{request.data_file}: header column(s) {', '.join(map(repr, unknown))} not in "
