@@ -39,6 +39,7 @@ class Measurement:
     confidence: float
     right: bool
     accepted: bool
+    mixed_alphabets: bool  # the decoded text has a word mixing Latin, Cyrillic, Greek
 
 
 def _padded(row: str, number: int, delimiter: str) -> str:
@@ -80,6 +81,15 @@ def samples() -> Iterator[Sample]:
         "\n".join(russian[:3]) + "\n"
     ).encode("cp1251")
     yield Sample("cp1252 and cp1251 rows mixed", mixed, None)
+    polish, greek = LANGUAGES["polish"][2], LANGUAGES["greek"][2]
+    mixed = ("\n".join(french[:2]) + "\n").encode("cp1252") + (
+        "\n".join(polish) + "\n"
+    ).encode("cp1250")
+    yield Sample("2 cp1252 rows among cp1250 rows", mixed, None)
+    mixed = ("\n".join(polish[:2]) + "\n").encode("cp1250") + (
+        "\n".join(greek) + "\n"
+    ).encode("cp1253")
+    yield Sample("2 cp1250 rows among cp1253 rows", mixed, None)
     for count in (1, 2):
         mixed = ("\n".join(french[:count]) + "\n").encode("cp1252") + (
             "\n".join(russian) + "\n"
@@ -112,13 +122,13 @@ def measure() -> list[Measurement]:
                 right = sample.data.decode(guess.encoding) == sample.text
             except (UnicodeDecodeError, LookupError):
                 right = False
-        accepted = (
+        mixed = (
             guess.encoding is not None
-            and guess.confidence >= LEGACY_CONFIDENCE
-            and mixed_script_word(sample.data.decode(guess.encoding, "replace")) is None
+            and mixed_script_word(sample.data.decode(guess.encoding, "replace")) is not None
         )
+        accepted = guess.confidence >= LEGACY_CONFIDENCE and not mixed
         results.append(
-            Measurement(sample.label, guess.encoding, guess.confidence, right, accepted)
+            Measurement(sample.label, guess.encoding, guess.confidence, right, accepted, mixed)
         )
     return results
 
@@ -138,6 +148,8 @@ def main() -> None:
     wrong_accepted = sum(1 for m in results if not m.right and m.accepted)
     print(f"samples: {len(results)}, right guesses: {len(right)}, wrong: {len(wrong)}")
     print(f"highest confidence of a wrong guess: {max(wrong):.3f}")
+    unchecked = [m.confidence for m in results if not m.right and not m.mixed_alphabets]
+    print(f"... that the alphabet check does not catch: {max(unchecked):.3f}")
     print(f"threshold {LEGACY_CONFIDENCE}: {accepted} of {len(right)} right guesses accepted")
     print(f"wrong guesses accepted: {wrong_accepted}")
 
