@@ -154,5 +154,5 @@ def header_verdict(records: list[list[str]]) -> tuple[bool | None, str]:
             label = repr(name.strip()) if name.strip() else f"column {position}"
             return True, f"line 1 is text, {label} holds {kinds.pop()} below"
     if not rows:
-        return None, "line 1 is text and nothing follows it"
+        return None, "line 1 is text and no complete line follows it in the sample"
     return None, "line 1 and the lines below are all text"

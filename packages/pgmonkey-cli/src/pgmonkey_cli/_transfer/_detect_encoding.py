@@ -88,7 +88,7 @@ def detect_encoding(sample: bytes, *, complete: bool, source: str) -> EncodingGu
             "utf-16-be, utf-32-le, utf-32-be). Nothing was imported.",
             line=bad.line,
         )
-    valid, invalid = _utf8_census(sample)
+    valid, invalid = _utf8_census(sample, final=complete)
     if valid >= invalid:
         raise ImportDataError(
             f"{source}: damaged UTF-8: {bad.describe('utf-8')}, among {valid} valid UTF-8 "
@@ -159,7 +159,7 @@ def _bomless_utf16(sample: bytes, *, complete: bool) -> str | None:
     return codec
 
 
-def _utf8_census(sample: bytes) -> tuple[int, int]:
+def _utf8_census(sample: bytes, *, final: bool) -> tuple[int, int]:
     """(valid non-ASCII UTF-8 characters, invalid bytes) in ``sample``."""
     invalid = 0
 
@@ -170,7 +170,7 @@ def _utf8_census(sample: bytes) -> tuple[int, int]:
         return "", exc.end
 
     codecs.register_error("pgmonkey-count", count)
-    text = codecs.getincrementaldecoder("utf-8")("pgmonkey-count").decode(sample, final=False)
+    text = codecs.getincrementaldecoder("utf-8")("pgmonkey-count").decode(sample, final=final)
     valid = sum(1 for ch in text if ord(ch) > 0x7F)
     return valid, invalid
 
