@@ -1,5 +1,7 @@
 """``pgmonkey pgimport`` against a real server, driven as a subprocess."""
 
+# ruff: noqa: RUF001 (Cyrillic, Greek and Turkish test text is meant)
+
 from __future__ import annotations
 
 import codecs
@@ -408,7 +410,8 @@ def test_infer_types_keeps_only_types_that_give_the_text_back(transfer_env: Tran
     data = (
         b"b,iso,midnight,zero,nzero,frac,zipcode,huge,real_bool\n"
         b"TRUE,2024-01-01T10:00,2024-01-01 24:00:00,-0,-0.0,2024-01-01 10:00:00.50,007,"
-        + b"9" * 5000
+        + b"9"
+        * 5000
         + b",t\n"
         b"false,2024-01-02T11:00,2024-01-02 10:00:00,1,1.5,2024-01-01 10:00:00.25,1,1,f\n"
     )

@@ -1,5 +1,7 @@
 """Unit tests of detection, names, type inference and the COPY byte stream (no server)."""
 
+# ruff: noqa: RUF001 (Cyrillic, Greek and Turkish test text is meant)
+
 from __future__ import annotations
 
 import codecs

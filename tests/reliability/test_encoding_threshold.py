@@ -42,4 +42,5 @@ def test_the_alphabet_check_never_refuses_a_right_guess(results: list[Measuremen
 )  # fmt: skip
 def test_a_few_lines_of_non_latin_text_are_enough(results: list[Measurement], label: str) -> None:
     (m,) = [m for m in results if m.label == label]
-    assert m.right and m.accepted
+    assert m.right
+    assert m.accepted

@@ -4,6 +4,8 @@
 in each folder's ``expected.yaml``, checked by ``tests/reliability/test_corpus_import.py``.
 """
 
+# ruff: noqa: RUF001 (Cyrillic, Greek and Turkish test text is meant)
+
 from __future__ import annotations
 
 import codecs

@@ -71,24 +71,24 @@ def samples() -> Iterator[Sample]:
     rng = random.Random(18)
     ascii_rows = "id,name,city\n" + "".join(f"{i},name {i},city {i}\n" for i in range(40))
     for count in (1, 2, 5):
-        data = bytearray(ascii_rows.encode())
+        noisy = bytearray(ascii_rows.encode())
         for _ in range(count):
-            pos = rng.randrange(len(data))
-            data[pos:pos] = bytes([rng.randrange(0x80, 0x100), rng.randrange(0x80, 0x100)])
-        yield Sample(f"ascii + {count} stray byte pairs", bytes(data), None)
+            pos = rng.randrange(len(noisy))
+            noisy[pos:pos] = bytes([rng.randrange(0x80, 0x100), rng.randrange(0x80, 0x100)])
+        yield Sample(f"ascii + {count} stray byte pairs", bytes(noisy), None)
     french, russian = LANGUAGES["french"][2], LANGUAGES["russian"][2]
     mixed = ("\n".join(french[:3]) + "\n").encode("cp1252") + (
         "\n".join(russian[:3]) + "\n"
     ).encode("cp1251")
     yield Sample("cp1252 and cp1251 rows mixed", mixed, None)
     polish, greek = LANGUAGES["polish"][2], LANGUAGES["greek"][2]
-    mixed = ("\n".join(french[:2]) + "\n").encode("cp1252") + (
-        "\n".join(polish) + "\n"
-    ).encode("cp1250")
+    mixed = ("\n".join(french[:2]) + "\n").encode("cp1252") + ("\n".join(polish) + "\n").encode(
+        "cp1250"
+    )
     yield Sample("2 cp1252 rows among cp1250 rows", mixed, None)
-    mixed = ("\n".join(polish[:2]) + "\n").encode("cp1250") + (
-        "\n".join(greek) + "\n"
-    ).encode("cp1253")
+    mixed = ("\n".join(polish[:2]) + "\n").encode("cp1250") + ("\n".join(greek) + "\n").encode(
+        "cp1253"
+    )
     yield Sample("2 cp1250 rows among cp1253 rows", mixed, None)
     for count in (1, 2):
         mixed = ("\n".join(french[:count]) + "\n").encode("cp1252") + (

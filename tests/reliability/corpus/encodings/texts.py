@@ -5,6 +5,8 @@ exports look: short fields, names, a sentence here and there, numbers. The code 
 ones such files come in.
 """
 
+# ruff: noqa: RUF001 (Cyrillic, Greek and Turkish test text is meant)
+
 from __future__ import annotations
 
 LANGUAGES: dict[str, tuple[tuple[str, ...], str, list[str]]] = {

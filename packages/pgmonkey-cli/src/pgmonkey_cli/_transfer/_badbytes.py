@@ -46,6 +46,8 @@ def line_at(data: bytes, offset: int, *, first_line: int = 1) -> int:
 
 
 def _ascii_compatible(encoding: str) -> bool:
+    if codecs.lookup(encoding).name == "utf-8-sig":
+        return True  # its byte-order mark is only at the start
     try:
         return "a\n\x00".encode(encoding) == b"a\n\x00"
     except (UnicodeError, LookupError):
@@ -89,7 +91,8 @@ def _scan(chunks: Iterable[bytes], encoding: str, *, final: bool) -> BadByte | N
             where = (
                 line_at(data, exc.start, first_line=line)
                 if compatible
-                else line + _decoded_lines(chunk[: max(exc.start - len(pending), 0)], encoding, state)
+                else line
+                + _decoded_lines(chunk[: max(exc.start - len(pending), 0)], encoding, state)
             )
             return BadByte(base + exc.start, where, bytes(data[exc.start : exc.end]), exc.reason)
         except UnicodeError as exc:  # utf-16/utf-32 without a byte-order mark
@@ -105,7 +108,9 @@ def _scan(chunks: Iterable[bytes], encoding: str, *, final: bool) -> BadByte | N
             )
         if last:
             return None
-        line = line_at(chunk, len(chunk), first_line=line) if compatible else line + text.count("\n")
+        line = (
+            line_at(chunk, len(chunk), first_line=line) if compatible else line + text.count("\n")
+        )
         offset += len(chunk)
     return None
 

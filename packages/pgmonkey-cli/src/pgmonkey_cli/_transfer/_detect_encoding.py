@@ -176,7 +176,7 @@ def _utf8_census(sample: bytes, *, final: bool) -> tuple[int, int]:
 
 
 def legacy_guess(sample: bytes) -> EncodingGuess:
-    """chardet's best legacy code page for ``sample``, with pgimport's corrections.
+    """The best legacy code page chardet finds for ``sample``, with pgimport's corrections.
 
     Only candidates that decode the sample strictly count. Windows-1252 replaces Latin-1
     when the sample has bytes 0x80-0x9F (control characters in Latin-1, letters and

@@ -147,7 +147,9 @@ def run_import(
         conn = connect()
         try:
             if question is not None:
-                fmt = _header_from_table(conn, request, fmt, (schema, table), question, result, say)
+                fmt = _header_from_table(
+                    conn, request, fmt, (schema, table), question, result, say
+                )
             _import(conn, request, fmt, sample, (schema, table), result, say)
         finally:
             conn.close()
@@ -590,6 +592,7 @@ def _match_columns(
 def _clause(text: str) -> str:
     """A message as one clause: lines joined, no final period (the caller adds its own)."""
     return " ".join(part.strip() for part in text.splitlines() if part.strip()).rstrip(" .")
+
 
 _LINE = re.compile(r"(\d+)")
 

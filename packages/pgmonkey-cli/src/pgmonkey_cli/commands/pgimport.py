@@ -17,8 +17,9 @@ exactly, or nothing is (the error names the line, the column and the problem).
 On first use the file's encoding, delimiter, quote character and header are detected and
 written next to it (data.csv -> data.pgimport.yaml); later runs read that file. Flags
 override it. Detection refuses rather than guesses (damaged UTF-8, an unlikely code page, a
-first line that may or may not be a header) and says which flag to give. A missing table is created from the header (text columns, or --infer-types).
-An unquoted empty field is NULL, a quoted "" is the empty string (as in PostgreSQL's COPY).
+first line that may or may not be a header) and says which flag to give. A missing table is
+created from the header (text columns, or --infer-types). An unquoted empty field is NULL,
+a quoted "" is the empty string (as in PostgreSQL's COPY).
 """
 
 
