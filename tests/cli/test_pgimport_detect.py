@@ -1,7 +1,5 @@
 """Unit tests of detection, names, type inference and the COPY byte stream (no server)."""
 
-# ruff: noqa: RUF001 (Cyrillic, Greek and Turkish test text is meant)
-
 from __future__ import annotations
 
 import codecs
@@ -24,17 +22,9 @@ from pgmonkey_cli._transfer._names import (
 )
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 from pgmonkey_cli._transfer._types import infer_column_types
+from tests.reliability.corpus.make_corpus import RUSSIAN
 
 WESTERN = "name,city\nRenée,Zürich\nJosé,Córdoba\nFrançois,Besançon\n" * 20
-
-
-RUSSIAN = (
-    "имя,город,примечание\nИван Петров,Москва,Оплата получена\n"
-    "Пётр Смирнов,Санкт-Петербург,Доставка задерживается\n"
-    "Анна Кузнецова,Новосибирск,Перезвонить завтра утром\n"
-    "Ольга Попова,Екатеринбург,Заказ отменён клиентом\n"
-    "Сергей Васильев,Казань,Скидка для постоянного клиента\n"
-)
 
 
 def _detect(data: bytes) -> EncodingGuess:
