@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from pgmonkey_cli._transfer._detect_encoding import LEGACY_CONFIDENCE
-from tests.reliability.corpus.encodings.measure import Measurement, measure
+from pgmonkey_cli._transfer._detect_encoding import LEGACY_CONFIDENCE, detect_encoding
+from pgmonkey_cli._transfer._errors import TransferError, TransferUsageError
+from tests.reliability.corpus.encodings.measure import Measurement, measure, samples
 
 pytestmark = pytest.mark.reliability
 
@@ -44,3 +45,22 @@ def test_a_few_lines_of_non_latin_text_are_enough(results: list[Measurement], la
     (m,) = [m for m in results if m.label == label]
     assert m.right
     assert m.accepted
+
+
+def test_detection_never_returns_a_wrong_encoding() -> None:
+    # The whole pipeline (byte-order marks, UTF-8, damaged UTF-8, chardet, alphabets) on
+    # every corpus file: the right text, or a refusal; legacy text is never "damaged UTF-8".
+    damaged = []
+    for sample in samples():
+        try:
+            guess = detect_encoding(sample.data, complete=True, source=sample.label)
+        except TransferError as exc:
+            if sample.text is not None and "damaged UTF-8" in str(exc):
+                damaged.append(sample.label)
+            continue
+        except TransferUsageError:
+            continue
+        assert guess.encoding is not None
+        assert sample.text is not None, sample.label
+        assert sample.data.decode(guess.encoding) == sample.text, sample.label
+    assert damaged == []

@@ -161,17 +161,18 @@ def _bomless_utf16(sample: bytes, *, complete: bool) -> str | None:
 
 def _utf8_census(sample: bytes, *, final: bool) -> tuple[int, int]:
     """(valid non-ASCII UTF-8 characters, invalid bytes) in ``sample``."""
-    invalid = 0
-
-    def count(exc: UnicodeError) -> tuple[str, int]:
-        nonlocal invalid
-        assert isinstance(exc, UnicodeDecodeError)
-        invalid += exc.end - exc.start
-        return "", exc.end
-
-    codecs.register_error("pgmonkey-count", count)
-    text = codecs.getincrementaldecoder("utf-8")("pgmonkey-count").decode(sample, final=final)
-    valid = sum(1 for ch in text if ord(ch) > 0x7F)
+    view = memoryview(sample)
+    valid = invalid = pos = 0
+    while pos < len(view):
+        try:
+            text, _ = codecs.utf_8_decode(view[pos:], "strict", final)
+        except UnicodeDecodeError as exc:
+            text, _ = codecs.utf_8_decode(view[pos : pos + exc.start], "strict", True)
+            invalid += exc.end - exc.start
+            pos += exc.end
+        else:
+            pos = len(view)
+        valid += sum(1 for ch in text if ord(ch) > 0x7F)
     return valid, invalid
 
 
