@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -13,19 +12,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pgmonkey_cli._transfer._connect import driver_log_demoted, lookup_relation, messenger
 from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
-from pgmonkey_cli._transfer._names import (
-    normalise_column_names,
-    parse_table_name,
-    settings_path,
+from pgmonkey_cli._transfer._import_format import (
+    ResolvedFormat,
+    decode_sample,
+    resolve_format,
+    save_format,
 )
+from pgmonkey_cli._transfer._names import normalise_column_names, parse_table_name
 from pgmonkey_cli._transfer._progress import ProgressBar
-from pgmonkey_cli._transfer._settings import (
-    CsvFormat,
-    TransferResult,
-    load_format,
-    save_settings,
-    validate_format,
-)
+from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 
 if TYPE_CHECKING:
@@ -135,10 +130,12 @@ def run_import(
 
     say = messenger(request.quiet, out)
     result = ImportResult()
-    fmt, question = _resolve_format(request, result, say)
-    result.format = fmt
-    if question is not None and request.config_only:
-        raise question.refusal()
+    resolved = resolve_format(path, request.overrides, config_only=request.config_only, say=say)
+    result.settings_file = resolved.settings_file
+    if resolved.question is not None and request.config_only:
+        raise resolved.question.refusal()
+    fmt = result.format = resolved.fmt
+    result.settings_written = resolved.written
     if request.config_only:
         return result
 
@@ -146,10 +143,8 @@ def run_import(
     with driver_log_demoted():
         conn = connect()
         try:
-            if question is not None:
-                fmt = _header_from_table(
-                    conn, request, fmt, (schema, table), question, result, say
-                )
+            if resolved.question is not None:
+                fmt = _header_from_table(conn, request, resolved, (schema, table), result, say)
             _import(conn, request, fmt, sample, (schema, table), result, say)
         finally:
             conn.close()
@@ -163,61 +158,11 @@ def run_import(
 # -- format: settings file, detection, flags ---------------------------------------------
 
 
-@dataclass(frozen=True)
-class _HeaderQuestion:
-    """Detection found no evidence for or against a header (see ``header_verdict``)."""
-
-    path: Path
-    first: list[str]
-    reason: str
-    delimiter: str
-
-    def refusal(self, also: str = "") -> TransferUsageError:
-        preview = self.delimiter.join(self.first)
-        if len(preview) > 60:
-            preview = preview[:57] + "..."
-        return TransferUsageError(
-            f"{self.path}: cannot tell whether line 1 ({preview!r}) is a header: "
-            f"{self.reason}{also}; say --header or --no-header (the choice is saved with the "
-            "other settings). Nothing was imported."
-        )
-
-
-def _resolve_format(
-    request: ImportRequest, result: ImportResult, say: Callable[[str], None]
-) -> tuple[CsvFormat, _HeaderQuestion | None]:
-    path = request.data_file
-    settings_file = settings_path(path, "pgimport")
-    if settings_file.resolve() == path.resolve():
-        raise TransferUsageError(f"{path}: the data file cannot be named like a settings file")
-    result.settings_file = settings_file
-    flags = {k: v for k, v in request.overrides.items() if v is not None}
-    fmt = load_format(settings_file, flags)
-    if fmt is not None:  # later runs: no detection at all
-        if request.config_only:
-            say(f"Import settings already exist: {settings_file} (not changed)")
-        return fmt, None
-    fmt, question = _detect(path, flags, say)
-    if question is None:  # else written once the table has answered it
-        _save(request, fmt, result, say)
-    return fmt, question
-
-
-def _save(
-    request: ImportRequest, fmt: CsvFormat, result: ImportResult, say: Callable[[str], None]
-) -> None:
-    assert result.settings_file is not None
-    result.settings_written = save_settings(
-        result.settings_file, fmt, kind="pgimport", data_file=request.data_file, say=say
-    )
-
-
 def _header_from_table(
     conn: psycopg.Connection[Any],
     request: ImportRequest,
-    fmt: CsvFormat,
+    resolved: ResolvedFormat,
     name: tuple[str | None, str],
-    question: _HeaderQuestion,
     result: ImportResult,
     say: Callable[[str], None],
 ) -> CsvFormat:
@@ -226,6 +171,8 @@ def _header_from_table(
     Line 1 is the header when every cell of it names a column (as written, or as pgimport
     would name it); it is data when no cell does. Anything else, or no table, is a refusal.
     """
+    question = resolved.question
+    assert question is not None
     try:
         found = lookup_relation(conn, *name)
         columns = {c.name for c in _table_columns(conn, found.oid)} if found else set()
@@ -243,83 +190,18 @@ def _header_from_table(
         header, why = False, f"line 1 names no column of {table}"
     else:
         raise question.refusal(f", and only some of its cells name columns of {table}")
-    fmt = replace(fmt, header=header)
+    fmt = replace(resolved.fmt, header=header)
     say(f"Header: {'yes' if header else 'no'} ({why})")
-    result.format = fmt
-    _save(request, fmt, result, say)
+    save_format(resolved, fmt, data_file=request.data_file, say=say)
+    result.format, result.settings_written = fmt, resolved.written
     return fmt
-
-
-def _detect(
-    path: Path, flags: Mapping[str, Any], say: Callable[[str], None]
-) -> tuple[CsvFormat, _HeaderQuestion | None]:
-    from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, sample_records
-    from pgmonkey_cli._transfer._detect_encoding import detect_encoding
-
-    with open(path, "rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-        complete = not fh.read(1)
-    if "encoding" in flags:
-        fmt = validate_format(CsvFormat(encoding=flags["encoding"]))
-        encoding = fmt.encoding
-        how = "--encoding"
-    else:
-        guess = detect_encoding(head, complete=complete, source=str(path))
-        assert guess.encoding is not None
-        encoding = guess.encoding
-        how = guess.method
-        if guess.method == "chardet":
-            how += f", confidence {guess.confidence:.2f}"
-    text = _decode_sample(path, head, encoding, final=complete, origin=f" ({how})")
-    dialect = detect_dialect(text, complete=complete)
-    question = None
-    if "header" in flags:
-        header, why = bool(flags["header"]), "--header" if flags["header"] else "--no-header"
-    elif dialect.header is None:
-        first = sample_records(
-            text, delimiter=dialect.delimiter, quote=dialect.quote, complete=complete, limit=1
-        )
-        question = _HeaderQuestion(
-            path, first[0] if first else [], dialect.header_reason, dialect.delimiter
-        )
-        header, why = True, f"undecided: {dialect.header_reason}"
-    else:
-        header, why = dialect.header, dialect.header_reason
-    detected = CsvFormat(
-        encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=header
-    )
-    fmt = validate_format(detected.merged(flags))
-    shown = "?" if question is not None else "yes" if fmt.header else "no"
-    say(
-        f"Detected format of {path.name}: encoding {encoding} ({how}), "
-        f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, header {shown} ({why})"
-    )
-    return fmt, question
-
-
-def _decode_sample(path: Path, head: bytes, encoding: str, *, final: bool, origin: str) -> str:
-    """Decode the start of the file strictly: a bad byte is an error, never a replacement."""
-    from pgmonkey_cli._transfer._badbytes import first_bad_byte
-
-    try:
-        text = codecs.getincrementaldecoder(encoding)("strict").decode(head, final=final)
-    except UnicodeError:
-        bad = first_bad_byte(head, encoding, final=final)
-        assert bad is not None
-        raise ImportDataError(
-            f"{path}: {bad.describe(encoding)}; the file is read as {encoding}{origin}: "
-            "set the right encoding with --encoding or in the settings file. "
-            "Nothing was imported.",
-            line=bad.line,
-        ) from None
-    return text.removeprefix("\ufeff")  # a UTF-8 byte-order mark read as utf-8
 
 
 def _read_sample(path: Path, fmt: CsvFormat) -> _Sample:
     with open(path, "rb") as fh:
         head = fh.read(TYPE_SAMPLE_BYTES)
         complete = not fh.read(1)
-    text = _decode_sample(path, head, fmt.encoding, final=complete, origin="")
+    text = decode_sample(path, head, fmt.encoding, final=complete)
     return _Sample(text=text, complete=complete, fmt=fmt)
 
 
