@@ -603,3 +603,12 @@ def test_existing_table_partly_named_by_line_1_is_refused(transfer_env: Transfer
     assert result.returncode == 2
     assert "only some of its cells name columns of public.t" in result.stderr
     assert transfer_env.sql("SELECT count(*) FROM t") == [(0,)]
+
+
+def test_settings_file_encoding_errors_name_line_and_offset(transfer_env: TransferEnv) -> None:
+    # The settings file's encoding bypasses detection, and still never replaces a bad byte.
+    (transfer_env.workdir / "s.pgimport.yaml").write_text('"encoding": "cp1252"\n')
+    result = _import(transfer_env, "s.csv", b"n,v\n1,ok\n2,\x81\n", "s")
+    assert result.returncode == 1, result.stderr
+    assert "line 3, byte offset 11 (81): not valid cp1252" in result.stderr
+    assert not _table_exists(transfer_env, "s")
