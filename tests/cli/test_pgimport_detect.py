@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pgmonkey_cli._transfer._detect import detect_dialect, detect_encoding
-from pgmonkey_cli._transfer._errors import TransferUsageError
+from pgmonkey_cli._transfer._badbytes import first_bad_byte
+from pgmonkey_cli._transfer._detect import detect_dialect
+from pgmonkey_cli._transfer._detect_encoding import (
+    LEGACY_CONFIDENCE,
+    EncodingGuess,
+    detect_encoding,
+)
+from pgmonkey_cli._transfer._errors import ImportDataError, TransferUsageError
 from pgmonkey_cli._transfer._names import (
     default_export_file,
     normalise_column_names,
@@ -16,8 +22,13 @@ from pgmonkey_cli._transfer._names import (
 )
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 from pgmonkey_cli._transfer._types import infer_column_types
+from tests.reliability.corpus.make_corpus import RUSSIAN
 
 WESTERN = "name,city\nRenée,Zürich\nJosé,Córdoba\nFrançois,Besançon\n" * 20
+
+
+def _detect(data: bytes) -> EncodingGuess:
+    return detect_encoding(data, complete=True, source="f.csv")
 
 
 @pytest.mark.parametrize(
@@ -29,22 +40,62 @@ WESTERN = "name,city\nRenée,Zürich\nJosé,Córdoba\nFrançois,Besançon\n" * 2
         (WESTERN.encode("utf-16"), "utf-16"),
         (WESTERN.encode("utf-16-le"), "utf-16-le"),
         (WESTERN.encode("utf-32"), "utf-32"),
-        ((WESTERN + "price,€5 \u2013 “ok”\n").encode("cp1252"), "cp1252"),
+        (RUSSIAN.encode("cp1251"), "cp1251"),
     ],
 )
 def test_detect_encoding(data: bytes, expected: str) -> None:
-    assert detect_encoding(data).encoding == expected
+    assert _detect(data).encoding == expected
 
 
-def test_detect_latin1_decodes_identically() -> None:
-    data = WESTERN.encode("latin-1")
-    guess = detect_encoding(data).encoding
-    assert data.decode(guess) == WESTERN
+def test_legacy_guess_needs_the_measured_confidence() -> None:
+    guess = _detect(RUSSIAN.encode("cp1251"))
+    assert guess.method == "chardet"
+    assert guess.confidence >= LEGACY_CONFIDENCE
+    # Western code pages never reach it (chardet scores by the density of non-ASCII letters)
+    with pytest.raises(TransferUsageError, match=r"--encoding \(candidates: cp1252"):
+        _detect(WESTERN.encode("cp1252"))
+
+
+def test_issue_example_is_damaged_utf8_not_cp1251() -> None:
+    data = "id,name\n1,café\n2,naïve — “q”\n".encode() + b"3,bad\xff byte\n4,Zo\xc3\xab\n"
+    with pytest.raises(ImportDataError, match=r"damaged UTF-8: line 4, byte offset 42 \(ff\)"):
+        _detect(data)
+
+
+def test_stray_bytes_in_ascii_are_refused() -> None:
+    with pytest.raises(TransferUsageError, match=r"line 3, byte offset 10 \(ff fe\)|line 3"):
+        _detect(b"a,b\n1,x\n2,\xff\xfeplain\n")
+
+
+def test_nul_bytes_are_refused() -> None:
+    with pytest.raises(ImportDataError, match=r"line 2, byte offset 6 \(00\): a NUL byte"):
+        _detect(b"a,b\n1,\x00\n")
+
+
+def test_mixed_encodings_are_refused_even_when_chardet_is_confident() -> None:
+    data = "François,Besançon\n".encode("cp1252") + RUSSIAN.encode("cp1251") * 3
+    with pytest.raises(TransferUsageError, match="mixing alphabets"):
+        _detect(data)
 
 
 def test_utf8_cut_mid_character_is_still_utf8() -> None:
     data = ("é" * 100).encode("utf-8")[:-1]
-    assert detect_encoding(data).encoding == "utf-8"
+    assert detect_encoding(data, complete=False, source="f").encoding == "utf-8"
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "where"),
+    [
+        (b"a\nb\nc\xe9d\n", "utf-8", (3, 5)),
+        (b"a\r\nb\rc\xe9d\n", "utf-8", (3, 6)),
+        ("a\nb\n".encode("utf-16") + b"\x00\xd8", "utf-16", (3, 10)),
+        (b"ab\x81", "cp1252", (1, 2)),
+    ],
+)
+def test_first_bad_byte(data: bytes, encoding: str, where: tuple[int, int]) -> None:
+    bad = first_bad_byte(data, encoding, final=True)
+    assert bad is not None
+    assert (bad.line, bad.offset) == where
 
 
 @pytest.mark.parametrize(
@@ -54,14 +105,16 @@ def test_utf8_cut_mid_character_is_still_utf8() -> None:
         ("a;b\n1,5;2,5\n3,5;4\n", ";", '"', True),
         ("a\tb\n1\t2\n", "\t", '"', True),
         ("a|b\n1|2\n", "|", '"', True),
-        ('name,addr\nBob,"1 Main St, Town"\n', ",", '"', True),
-        ("x,y\n'a, b',c\n'd',e\n", ",", "'", True),
+        ('name,addr\nBob,"1 Main St, Town"\n', ",", '"', None),
+        ("name,born\nBob,2001-02-03\n", ",", '"', True),
+        ("name,ok\nBob,true\n", ",", '"', True),
+        ("x,y\n'a, b',c\n'd',e\n", ",", "'", None),  # all text: no evidence
         ("1,2\n3,4\n", ",", '"', False),
-        ("word\nalpha\nbeta, gamma\n", ";", '"', True),  # a comma would split a row
+        ("word\nalpha\nbeta, gamma\n", ";", '"', None),  # a comma would split a row
         ("2024-01-01,x\n2024-01-02,y\n", ",", '"', False),
     ],
 )
-def test_detect_dialect(text: str, delimiter: str, quote: str, header: bool) -> None:
+def test_detect_dialect(text: str, delimiter: str, quote: str, header: bool | None) -> None:
     dialect = detect_dialect(text, complete=True)
     assert (dialect.delimiter, dialect.quote, dialect.header) == (delimiter, quote, header)
 
@@ -130,16 +183,33 @@ def test_default_export_file_is_injective() -> None:
 
 def test_infer_column_types() -> None:
     records = [
-        ["1", "3000000000", "1.50", "t", "2024-01-01", "2024-01-01 10:00",
-         "2024-01-01 10:00Z", "007"],
-        ["", "1", "2", "false", "2024-12-31", "2024-01-01T10:00:00.5",
-         "2024-01-01 10:00+05:30", "1"],
+        ["1", "3000000000", "1.50", "t", "2024-01-01", "2024-01-01 10:00:00",
+         "2024-01-01 10:00:00+00", "007"],
+        ["", "1", "2", "f", "2024-12-31", "2024-01-01 10:00:00.5",
+         "2024-01-01 10:00:00+05:30", "1"],
     ]  # fmt: skip
     assert infer_column_types(records, 9) == [
         "integer", "bigint", "numeric", "boolean", "date", "timestamp", "timestamptz", "text",
         "text",
     ]  # fmt: skip
     assert infer_column_types([["2024-02-30"], ["1e5"]], 1) == ["text"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "TRUE", "true", "-0", "-0.00", "2024-01-01T10:00", "2024-01-01 10:00",
+        "2024-01-01 24:00:00", "2024-01-01 10:00:60", "2024-01-01 10:00:00.50", "+1", "01",
+        "1." , ".5", "1e5", "9" * 131073,
+    ],
+)  # fmt: skip
+def test_values_that_would_not_come_back_as_written_stay_text(value: str) -> None:
+    assert infer_column_types([[value]], 1) == ["text"]
+
+
+def test_very_long_numbers_are_numeric_without_crashing() -> None:
+    # Python's int() refuses more than 4300 digits: inference must never call it on them
+    assert infer_column_types([["9" * 5000], ["-" + "1" * 20]], 1) == ["numeric"]
 
 
 def _stream(tmp_path: Path, data: bytes, chunk: int, encoding: str = "utf-8") -> bytes:

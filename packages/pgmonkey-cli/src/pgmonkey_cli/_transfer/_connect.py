@@ -7,13 +7,22 @@ Whatever ``connection_type`` the configuration names, a transfer uses one plain 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Relation", "connect", "load_connection_config", "lookup_relation", "messenger"]
+__all__ = [
+    "Relation",
+    "connect",
+    "driver_log_demoted",
+    "load_connection_config",
+    "lookup_relation",
+    "messenger",
+]
 
 
 def load_connection_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,3 +82,29 @@ def messenger(quiet: bool, out: TextIO) -> Callable[[str], None]:
             print(message, file=out, flush=True)
 
     return say
+
+
+class _Demote(logging.Filter):
+    """psycopg's warnings become debug records, shown only when pgmonkey logs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger("pgmonkey").isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def driver_log_demoted() -> Iterator[None]:
+    """While a transfer runs, psycopg's warnings appear only with ``--debug``.
+
+    They are about secondary failures (``error ignored terminating <psycopg.Copy>: the
+    connection is lost``) after the error the command reports itself, in one clear line.
+    """
+    logger = logging.getLogger("psycopg")
+    demote = _Demote()
+    logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        logger.removeFilter(demote)

@@ -1,12 +1,13 @@
-"""Guessing a data file's encoding, delimiter, quote character and header from a sample.
+"""Guessing a data file's delimiter, quote character and header from a decoded sample.
 
-Detection only proposes settings: the server still checks every byte and every row when the
-data is imported, so a wrong guess ends in a clear error, never in wrong data.
+Detection only proposes settings: the server still checks every row when the data is
+imported, so a wrong delimiter ends in a clear error, never in wrong data. The header is
+decided only on evidence (see :func:`header_verdict`); without it pgimport asks. The
+encoding is detected in :mod:`._detect_encoding`.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -14,15 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from pgmonkey_cli._transfer._encodings import canonical_encoding, detect_bom
-
 __all__ = [
     "DELIMITER_CANDIDATES",
     "SAMPLE_BYTES",
     "Dialect",
-    "EncodingGuess",
     "detect_dialect",
-    "detect_encoding",
+    "header_verdict",
     "iter_records",
     "looks_typed",
     "sample_records",
@@ -36,102 +34,13 @@ _MAX_SAMPLE_RECORDS = 500
 
 
 @dataclass(frozen=True)
-class EncodingGuess:
-    """The detected encoding and how it was found (``"bom"``, ``"utf-8"``, ``"chardet"``...)."""
-
-    encoding: str
-    method: str
-    confidence: float | None = None
-
-
-@dataclass(frozen=True)
 class Dialect:
     """Detected CSV settings."""
 
     delimiter: str
     quote: str
-    header: bool
-
-
-def detect_encoding(sample: bytes) -> EncodingGuess:
-    """Guess the encoding of ``sample`` (the first bytes of a file).
-
-    A byte-order mark wins; then NUL-byte patterns of BOM-less UTF-16; then strict UTF-8
-    (which covers plain ASCII); otherwise chardet, with Windows-1252 preferred over Latin-1
-    when the sample has bytes 0x80-0x9F (control characters in Latin-1, letters and
-    punctuation in Windows-1252).
-    """
-    bom = detect_bom(sample[:4])
-    if bom is not None:
-        return EncodingGuess(bom[0], "bom")
-    utf16 = _bomless_utf16(sample)
-    if utf16 is not None:
-        return EncodingGuess(utf16, "nul-bytes")
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=False)
-    except UnicodeDecodeError:
-        pass
-    else:
-        return EncodingGuess("utf-8", "utf-8")
-    return _chardet_guess(sample)
-
-
-def _bomless_utf16(sample: bytes) -> str | None:
-    head = sample[: 4096 - (min(len(sample), 4096) % 2)]
-    if len(head) < 4:
-        return None
-    even_nuls = head[0::2].count(0)
-    odd_nuls = head[1::2].count(0)
-    half = len(head) // 2
-    if odd_nuls > 0.4 * half and even_nuls < 0.05 * half:
-        return "utf-16-le"
-    if even_nuls > 0.4 * half and odd_nuls < 0.05 * half:
-        return "utf-16-be"
-    return None
-
-
-def _chardet_guess(sample: bytes) -> EncodingGuess:
-    import chardet
-
-    result = chardet.detect(sample)
-    name = result.get("encoding")
-    confidence = result.get("confidence")
-    has_c1 = any(0x80 <= b <= 0x9F for b in sample)
-    encoding: str | None = None
-    if name:
-        try:
-            encoding = canonical_encoding(name)
-        except ValueError:
-            encoding = None
-    if encoding in (None, "ascii", "utf-8") or not _decodes(sample, encoding):
-        encoding = "cp1252" if _decodes(sample, "cp1252") else "latin-1"
-    elif encoding == "latin-1" and has_c1 and _decodes(sample, "cp1252"):
-        encoding = "cp1252"
-    elif encoding not in ("latin-1", "cp1252") and _same_text(sample, encoding, "cp1252"):
-        # chardet often names a sibling code page (cp1250, iso8859-2...) for short Western
-        # samples; when the text is the same either way, the common one is the better bet.
-        encoding = "cp1252"
-    return EncodingGuess(encoding, "chardet", confidence)
-
-
-def _same_text(sample: bytes, first: str, second: str) -> bool:
-    try:
-        a = codecs.getincrementaldecoder(first)().decode(sample, final=False)
-        b = codecs.getincrementaldecoder(second)().decode(sample, final=False)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return a == b
-
-
-def _decodes(sample: bytes, encoding: str | None) -> bool:
-    if encoding is None:
-        return False
-    try:
-        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return True
+    header: bool | None  # None: no evidence either way
+    header_reason: str
 
 
 def sample_records(
@@ -195,34 +104,55 @@ def detect_dialect(text: str, *, complete: bool) -> Dialect:
         if best is None or key > best[0]:
             best = (key, delimiter)
     delimiter = best[1] if best is not None else ","
-    return Dialect(delimiter=delimiter, quote=quote, header=_has_header(parsed[delimiter]))
+    header, reason = header_verdict(parsed[delimiter])
+    return Dialect(delimiter=delimiter, quote=quote, header=header, header_reason=reason)
 
 
-_TYPED = re.compile(
-    r"""^\s*(?:
-        [+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?   # numbers
-      | \d{4}-\d{2}-\d{2}(?:[ T].*)?                   # dates and timestamps
-      | true|false                                      # booleans
-    )\s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
+_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")  # 1,5 too
+_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}(?:[ T].*)?$")
+_BOOLEAN = re.compile(r"^\s*(?:true|false)\s*$", re.IGNORECASE)
+_KINDS = (("numbers", _NUMBER), ("dates", _DATE), ("booleans", _BOOLEAN))
+
+
+def _typed_kind(value: str) -> str | None:
+    for kind, pattern in _KINDS:
+        if pattern.match(value):
+            return kind
+    return None
 
 
 def looks_typed(value: str) -> bool:
     """Whether ``value`` looks like a number, a date/timestamp or a boolean."""
-    return bool(_TYPED.match(value))
+    return _typed_kind(value) is not None
 
 
-def _has_header(records: list[list[str]]) -> bool:
-    """A first record is a header unless it is blank or one of its cells looks like data.
+def header_verdict(records: list[list[str]]) -> tuple[bool | None, str]:
+    """Whether the first record is a header, and why; ``None`` when there is no evidence.
 
-    When every cell of the first record is text, the file is assumed to have a header (the
-    common case); ``--no-header`` or the settings file says otherwise.
+    * No header when line 1 is blank or one of its cells looks like data (a number, a date,
+      a boolean): headers are names.
+    * A header when line 1 is all text and some column holds only numbers, dates or
+      booleans below it: the first line differs in kind from the data.
+    * Otherwise (everything is text, or there is nothing below line 1) there is no evidence
+      either way: the caller asks for ``--header`` or ``--no-header`` rather than guess,
+      because guessing wrong either loses a row into the column names or imports the
+      header as data.
     """
     if not records:
-        return True
+        return True, "empty file"
     first = records[0]
-    cells = [c for c in first if c.strip()]
-    if not cells:
-        return False
-    return not any(looks_typed(c) for c in cells)
+    if not any(c.strip() for c in first):
+        return False, "line 1 is blank"
+    for position, cell in enumerate(first, start=1):
+        if cell.strip() and looks_typed(cell):
+            return False, f"line 1 holds {cell.strip()!r} in column {position}, a value"
+    rows = [r for r in records[1:] if r]
+    for position, name in enumerate(first, start=1):
+        values = [r[position - 1] for r in rows if len(r) >= position and r[position - 1]]
+        kinds = {_typed_kind(v) for v in values}
+        if values and len(kinds) == 1 and None not in kinds:
+            label = repr(name.strip()) if name.strip() else f"column {position}"
+            return True, f"line 1 is text, {label} holds {kinds.pop()} below"
+    if not rows:
+        return None, "line 1 is text and no complete line follows it in the sample"
+    return None, "line 1 and the lines below are all text"

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pgmonkey_cli._transfer._connect import lookup_relation, messenger
-from pgmonkey_cli._transfer._encodings import bom_length, detect_bom
+from pgmonkey_cli._transfer._connect import driver_log_demoted, lookup_relation, messenger
 from pgmonkey_cli._transfer._errors import (
     CommitOutcomeUnknownError,
     ImportDataError,
     TransferUsageError,
 )
-from pgmonkey_cli._transfer._legacy import convert_legacy_settings
+from pgmonkey_cli._transfer._import_format import (
+    ResolvedFormat,
+    decode_sample,
+    resolve_format,
+    save_format,
+)
 from pgmonkey_cli._transfer._names import (
-    normalise_column_name,
     normalise_column_names,
     parse_table_name,
-    settings_path,
 )
 from pgmonkey_cli._transfer._outcome import (
     CommitOutcome,
@@ -36,13 +37,7 @@ from pgmonkey_cli._transfer._outcome import (
     transaction_id,
 )
 from pgmonkey_cli._transfer._progress import ProgressBar
-from pgmonkey_cli._transfer._settings import (
-    CsvFormat,
-    TransferResult,
-    load_format,
-    save_settings,
-    validate_format,
-)
+from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 
 if TYPE_CHECKING:
@@ -164,17 +159,24 @@ def run_import(
 
     say = messenger(request.quiet, out)
     result = ImportResult()
-    fmt = _resolve_format(request, result, say)
-    result.format = fmt
+    resolved = resolve_format(path, request.overrides, config_only=request.config_only, say=say)
+    result.settings_file = resolved.settings_file
+    if resolved.question is not None and request.config_only:
+        raise resolved.question.refusal()
+    fmt = result.format = resolved.fmt
+    result.settings_written = resolved.written
     if request.config_only:
         return result
 
     sample = _read_sample(path, fmt)
-    conn = connect()
-    try:
-        _import(conn, request, fmt, sample, (schema, table), result, say, connect)
-    finally:
-        conn.close()
+    with driver_log_demoted():
+        conn = connect()
+        try:
+            if resolved.question is not None:
+                fmt = _header_from_table(conn, request, resolved, (schema, table), result, say)
+            _import(conn, request, fmt, sample, (schema, table), result, say, connect)
+        finally:
+            conn.close()
     say(
         f"Imported {result.rows:,} rows into {result.table} in {result.seconds:.2f} s "
         f"({result.rate:,.0f} rows/s)."
@@ -187,78 +189,50 @@ def run_import(
 # -- format: settings file, detection, flags ---------------------------------------------
 
 
-def _resolve_format(
-    request: ImportRequest, result: ImportResult, say: Callable[[str], None]
+def _header_from_table(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    resolved: ResolvedFormat,
+    name: tuple[str | None, str],
+    result: ImportResult,
+    say: Callable[[str], None],
 ) -> CsvFormat:
-    path = request.data_file
-    settings_file = settings_path(path, "pgimport")
-    if settings_file.resolve() == path.resolve():
-        raise TransferUsageError(f"{path}: the data file cannot be named like a settings file")
-    result.settings_file = settings_file
-    flags = {k: v for k, v in request.overrides.items() if v is not None}
-    fmt = load_format(settings_file, flags)
-    if fmt is not None:  # later runs: no detection at all
-        if request.config_only:
-            say(f"Import settings already exist: {settings_file} (not changed)")
-        return fmt
-    converted = convert_legacy_settings(path, settings_file, kind="pgimport", say=say)
-    if converted is not None:  # a pgmonkey 3.x data.yaml: its values, no detection
-        legacy_fmt, result.settings_written = converted
-        return validate_format(legacy_fmt.merged(flags))
-    fmt = _detect(path, flags, say)
-    result.settings_written = save_settings(
-        settings_file, fmt, kind="pgimport", data_file=path, say=say
-    )
-    return fmt
+    """Answer the header question with the existing table's columns, or refuse.
 
-
-def _detect(path: Path, flags: Mapping[str, Any], say: Callable[[str], None]) -> CsvFormat:
-    from pgmonkey_cli._transfer._detect import SAMPLE_BYTES, detect_dialect, detect_encoding
-
-    with open(path, "rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-        complete = not fh.read(1)
-    if "encoding" in flags:
-        fmt = validate_format(CsvFormat(encoding=flags["encoding"]))
-        encoding = fmt.encoding
-        how = "from --encoding"
+    Line 1 is the header when every cell of it names a column (as written, or as pgimport
+    would name it); it is data when no cell does. Anything else, or no table, is a refusal.
+    """
+    question = resolved.question
+    assert question is not None
+    try:
+        found = lookup_relation(conn, *name)
+        columns = {c.name for c in _table_columns(conn, found.oid)} if found else set()
+    finally:
+        conn.rollback()  # a catalog look-up only; the import runs in its own transaction
+    if found is None:
+        raise question.refusal(f", and there is no table {request.table} to compare it with")
+    cells = [c for c in question.first if c.strip()]
+    created = normalise_column_names(question.first)
+    named = [c in columns or n in columns for c, n in zip(question.first, created, strict=True)]
+    table = f"{found.schema}.{found.name}"
+    if cells and all(named):
+        header, why = True, f"line 1 names columns of {table}"
+    elif not any(named):
+        header, why = False, f"line 1 names no column of {table}"
     else:
-        guess = detect_encoding(head)
-        encoding = guess.encoding
-        how = f"by {guess.method}"
-        if guess.confidence is not None:
-            how += f", confidence {guess.confidence:.2f}"
-    text = _decode_sample(head, encoding, final=complete)
-    dialect = detect_dialect(text, complete=complete)
-    detected = CsvFormat(
-        encoding=encoding, delimiter=dialect.delimiter, quote=dialect.quote, header=dialect.header
-    )
-    fmt = validate_format(detected.merged(flags))
-    say(
-        f"Detected format of {path.name}: encoding {encoding} ({how}), "
-        f"delimiter {fmt.delimiter!r}, quote {fmt.quote!r}, "
-        f"header {'yes' if fmt.header else 'no'}"
-    )
+        raise question.refusal(f", and only some of its cells name columns of {table}")
+    fmt = replace(resolved.fmt, header=header)
+    say(f"Header: {'yes' if header else 'no'} ({why})")
+    save_format(resolved, fmt, data_file=request.data_file, say=say)
+    result.format, result.settings_written = fmt, resolved.written
     return fmt
-
-
-def _decode_sample(head: bytes, encoding: str, *, final: bool) -> str:
-    bom = detect_bom(head[:4])
-    if bom is not None and bom[0] == "utf-8-sig":
-        head = head[bom[1] :]
-    elif bom_length(head[:4], encoding):
-        head = head[bom_length(head[:4], encoding) :]
-    decoder = codecs.getincrementaldecoder(encoding)("replace")
-    return decoder.decode(head, final=final)
 
 
 def _read_sample(path: Path, fmt: CsvFormat) -> _Sample:
     with open(path, "rb") as fh:
         head = fh.read(TYPE_SAMPLE_BYTES)
         complete = not fh.read(1)
-    text = _decode_sample(head, fmt.encoding, final=complete)
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = decode_sample(path, head, fmt.encoding, final=complete)
     return _Sample(text=text, complete=complete, fmt=fmt)
 
 
@@ -453,11 +427,17 @@ def _prepare_table(
             )
         columns = [f"column_{i}" for i in range(1, len(first) + 1)]
     if request.infer_types:
-        from pgmonkey_cli._transfer._types import infer_column_types
+        from pgmonkey_cli._transfer._types import (
+            column_values,
+            confirm_round_trip,
+            infer_column_types,
+        )
 
         records = sample.records()
         data = records[1:] if header is not None else records
-        types = infer_column_types(data, len(columns), null=fmt.null)
+        proposed = infer_column_types(data, len(columns), null=fmt.null)
+        values = column_values(data, len(columns), null=fmt.null)
+        types = confirm_round_trip(conn, values, proposed)
     else:
         types = ["text"] * len(columns)
     _create_table(conn, schema, table, columns, types)
@@ -507,16 +487,24 @@ def _match_columns(
         return [c.name for c in insertable]
     if sample.empty:
         return [c.name for c in table_columns if not c.generated]
-    mapped: list[str] = []
-    unknown: list[str] = []
-    for position, raw in enumerate(header, start=1):
-        if raw in by_name:
-            mapped.append(raw)
-        elif normalise_column_name(raw, position) in by_name:
-            mapped.append(normalise_column_name(raw, position))
-        else:
-            unknown.append(raw)
-            mapped.append("")
+    # The names pgimport gives these header cells when it creates a table: a table created
+    # from this file (or one like it) is matched exactly as it was created, collisions
+    # ("a b" and "A_B" -> a_b, a_b_2) included. Otherwise each cell matches a column named
+    # exactly like it, or its created name.
+    created = normalise_column_names(header)
+    if all(name in by_name for name in created):
+        mapped = list(created)
+        unknown: list[str] = []
+    else:
+        mapped, unknown = [], []
+        for raw, name in zip(header, created, strict=True):
+            if raw in by_name:
+                mapped.append(raw)
+            elif name in by_name:
+                mapped.append(name)
+            else:
+                unknown.append(raw)
+                mapped.append("")
     if unknown:
         raise ImportDataError(
             f"{request.data_file}: header column(s) {', '.join(map(repr, unknown))} not in "
@@ -546,6 +534,12 @@ def _match_columns(
 
 # -- mapping server errors back to the file -------------------------------------------------
 
+
+def _clause(text: str) -> str:
+    """A message as one clause: lines joined, no final period (the caller adds its own)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip()).rstrip(" .")
+
+
 _LINE = re.compile(r"(\d+)")
 
 
@@ -573,10 +567,20 @@ def _copy_error(
             rest = rest[len(", column ") :]
             column = rest.split(":", 1)[0] if ":" in rest else rest
         break
-    message = primary
+    message = _clause(primary)
     if detail:
-        message += f" ({detail.strip()})"
+        message += f" ({_clause(detail)})"
     if sqlstate in ("22021", "22P05"):
+        from pgmonkey_cli._transfer._badbytes import scan_file
+
+        bad = scan_file(request.data_file, fmt.encoding)
+        if bad is not None:
+            return ImportDataError(
+                f"{request.data_file}: {bad.describe(fmt.encoding)}; the file is read as "
+                f"{fmt.encoding}: set the right encoding with --encoding or in the settings "
+                "file. Nothing was imported.",
+                line=bad.line,
+            )
         message += (
             f"; the file is read as {fmt.encoding}: set the right encoding with --encoding "
             "or in the settings file"

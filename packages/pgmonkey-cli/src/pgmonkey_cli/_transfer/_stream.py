@@ -94,13 +94,19 @@ class CopySource:
             chunk = fh.read(self.chunk_size)
 
     def _decode_error(self, exc: UnicodeDecodeError, lines_before: int) -> ImportDataError:
-        head = exc.object[: exc.start]
-        line = lines_before + codecs.decode(head, exc.encoding, "replace").count("\n") + 1
-        bad = exc.object[exc.start : exc.end].hex(" ")
+        from pgmonkey_cli._transfer._badbytes import scan_file
+
+        bad = scan_file(self.path, self.encoding)  # error path: read again, to the bad byte
+        if bad is not None:
+            where = bad.describe(self.encoding)
+            line = bad.line
+        else:  # not expected: the same decoder failed just now
+            head = exc.object[: exc.start]
+            line = lines_before + codecs.decode(head, exc.encoding, "replace").count("\n") + 1
+            where = f"line {line}: bytes not valid {self.encoding} ({exc.reason})"
         return ImportDataError(
-            f"{self.path}: line {line}: bytes not valid {self.encoding} ({bad}: {exc.reason}); "
-            "set the right encoding with --encoding (or in the settings file). "
-            "Nothing was imported.",
+            f"{self.path}: {where}; set the right encoding with --encoding (or in the "
+            "settings file). Nothing was imported.",
             line=line,
         )
 

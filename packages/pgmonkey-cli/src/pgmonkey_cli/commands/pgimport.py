@@ -16,8 +16,10 @@ exactly, or nothing is (the error names the line, the column and the problem).
 
 On first use the file's encoding, delimiter, quote character and header are detected and
 written next to it (data.csv -> data.pgimport.yaml); later runs read that file. Flags
-override it. A missing table is created from the header (text columns, or --infer-types).
-An unquoted empty field is NULL, a quoted "" is the empty string (as in PostgreSQL's COPY).
+override it. Detection refuses rather than guesses (damaged UTF-8, an unlikely code page, a
+first line that may or may not be a header) and says which flag to give. A missing table is
+created from the header (text columns, or --infer-types). An unquoted empty field is NULL,
+a quoted "" is the empty string (as in PostgreSQL's COPY).
 
 If the connection is lost during COMMIT, pgimport asks the server what happened: exit
 status 0 if it committed (with a warning), 1 if it rolled back, 3 if it cannot be learned
@@ -44,7 +46,8 @@ def add_format_options(parser: argparse.ArgumentParser) -> None:
         "--header",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="Whether the first record holds the column names.",
+        help="Whether the first record holds the column names (detection decides only on "
+        "evidence, and asks otherwise).",
     )
     group.add_argument(
         "--null",
@@ -97,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--infer-types",
         action="store_true",
         help="When creating the table, pick integer/bigint/numeric/boolean/date/timestamp "
-        "columns from a sample (default: all text).",
+        "columns from a sample, only where the server gives every sampled value back as "
+        "written (default: all text).",
     )
     parser.add_argument(
         "--config-only",
