@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pgmonkey_cli._transfer._errors import TransferUsageError
@@ -115,6 +115,8 @@ def formats(draw: st.DrawFn) -> CsvFormat:
 
 @settings(derandomize=True, max_examples=200, deadline=None)
 @given(fmt=formats())
+@example(fmt=CsvFormat(delimiter="\t", quote="0", header=False, null="\x85"))  # YAML's NEL
+@example(fmt=CsvFormat(null="a\u2028b\u2029c"))  # YAML's line and paragraph separators
 def test_round_trip_as_written_by_pgmonkey(workdir: Path, fmt: CsvFormat) -> None:
     path = workdir / "written.pgimport.yaml"
     path.unlink(missing_ok=True)

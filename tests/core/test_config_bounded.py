@@ -96,7 +96,8 @@ def test_secret_from_a_device_is_refused(tmp_path: Path) -> None:
         assert str(info.value) == (
             f"{config}: connection_settings.password: secret file '/dev/zero' is not a regular "
             "file (it is a character device); a secret file must be a regular file "
-            "(referenced by config key 'connection_settings.password' via from_file)"
+            "(referenced by config key 'connection_settings.password' via from_file) "
+            "(line 2, column 3)"
         )
 
 

@@ -172,7 +172,9 @@ _COMMENTS = {
 }
 
 
-_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+# Characters YAML forbids, and its line breaks (NEL, LS, PS), which a quoted scalar would fold
+# into a space: written as \u escapes so that every value reads back as written.
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def _yaml_scalar(value: object) -> str:
