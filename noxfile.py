@@ -44,6 +44,7 @@ TEST_REQUIREMENTS = [
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",
     "cryptography>=41",
+    "jsonschema>=4.18",
     "psycopg[binary]",
 ]
 FRAMEWORKS = {
@@ -218,6 +219,7 @@ def typecheck(session: nox.Session) -> None:
             "mypy>=1.13",
             "types-PyYAML",
             "types-tqdm",
+            "types-jsonschema",
             *ALL_FRAMEWORKS,
             "django-stubs",
         ],

@@ -124,8 +124,27 @@ def _resolve_reexports(
     return None
 
 
+def _publish_schema(app: Sphinx, exception: Exception | None) -> None:
+    """Write the configuration's JSON Schema where the template's first line points.
+
+    ``https://pgmonkey.net/schema/pgmonkey.schema.json`` is this file of the built site; it is
+    the same document as ``pgmonkey pgconfig schema`` prints.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    import json
+    from pathlib import Path
+
+    from pgmonkey.config import json_schema
+
+    target = Path(app.outdir) / "schema" / "pgmonkey.schema.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("pgmonkey-help", PgMonkeyHelp)
+    app.connect("build-finished", _publish_schema)
     app.connect("autodoc-process-docstring", _rubrics)
     app.connect("missing-reference", _resolve_reexports)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -59,7 +59,7 @@ def _bash_complete(script: Path, line: str, cwd: Path) -> list[str]:
         ("pgmonkey pg", ["pgconfig", "pgexport", "pgimport", "pgserverconfig"]),
         (
             "pgmonkey pgconfig ",
-            ["--help", "-h", "create", "generate-code", "show", "test", "validate"],
+            ["--help", "-h", "create", "generate-code", "schema", "show", "test", "validate"],
         ),
         ("pgmonkey pgconfig test --connection-type ", ["async", "async_pool", "normal", "pool"]),
         ("pgmonkey pgconfig test --connection-type a", ["async", "async_pool"]),

@@ -93,6 +93,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_json(show, "Print the configuration as JSON instead of YAML.")
     show.set_defaults(handler=_show)
 
+    schema = commands.add_parser(
+        "schema",
+        help="Print the JSON Schema of pgmonkey configuration files (for editors).",
+        description="Print the JSON Schema that pgmonkey configuration files follow, generated "
+        "from the rules the loader itself validates with. Point your editor's YAML support at "
+        "it (the template's first line does: '# yaml-language-server: $schema=...'), or save "
+        "it: pgmonkey pgconfig schema > pgmonkey.schema.json",
+    )
+    schema.set_defaults(handler=_schema)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from pgmonkey.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
 
 def _create(args: argparse.Namespace) -> int:
     from pgmonkey_cli._create import create_config

@@ -25,6 +25,7 @@ from pgmonkey.config._cache import (
 )
 from pgmonkey.config._deferred import require_resolved
 from pgmonkey.config._interpolate import resolve_env_vars
+from pgmonkey.config._json_schema import SCHEMA_URL, json_schema
 from pgmonkey.config._loader import MAX_FILE_BYTES, ParsedFile, read_text_file, read_yaml_file
 from pgmonkey.config._normalise import parse_boolean
 from pgmonkey.config._redact import REDACTED, describe_target, redact_config, redact_text
@@ -35,6 +36,7 @@ from pgmonkey.config._warn import ConfigHint, ConfigWarning, UnknownConfigKeyWar
 __all__ = [
     "MAX_FILE_BYTES",
     "REDACTED",
+    "SCHEMA_URL",
     "ConfigHint",
     "ConfigReport",
     "ConfigWarning",
@@ -47,6 +49,7 @@ __all__ = [
     "describe_target",
     "find_problems",
     "is_sensitive_key",
+    "json_schema",
     "load_config",
     "load_config_cached",
     "parse_boolean",

@@ -249,7 +249,7 @@ def read_yaml_file(
     YAML 1.1 coercion: ``0123`` stays ``"0123"``, ``on`` stays ``"on"``, ``1:30`` stays
     ``"1:30"``, ``0x1F`` stays ``"0x1F"``); only the null forms become ``None``; keys are
     text (an unquoted ``null:`` key is ``"null"``); aliases may expand to at most
-    :data:`MAX_NODES` values, nested at most :data:`MAX_DEPTH` deep; tags other than the
+    ``MAX_NODES`` (10,000) values, nested at most ``MAX_DEPTH`` (64) deep; tags other than the
     standard ones and duplicate keys are refused.
 
     Args:

@@ -211,7 +211,7 @@ def settle_pool_sizes(kwargs: dict[str, Any], section: str = "pool_settings") ->
     """Make psycopg_pool ``min_size``/``max_size`` arguments consistent, in place.
 
     A ``max_size`` given without ``min_size`` brings ``min_size`` down to it when
-    psycopg_pool's default (:data:`POOL_DEFAULT_MIN_SIZE`) would exceed it, so
+    psycopg_pool's default (``POOL_DEFAULT_MIN_SIZE``, 4) would exceed it, so
     ``max_size: 2`` alone gives a working pool of two connections.
 
     Args:
