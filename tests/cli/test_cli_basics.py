@@ -249,3 +249,15 @@ def test_help_into_a_closed_pipe_says_nothing(args: tuple[str, ...]) -> None:
     proc = _run_into_a_closed_pipe(*args)
     assert proc.stderr == ""
     assert proc.returncode in (0, 141)
+
+
+@pytest.mark.parametrize(("command", "flag"), [("pgimport", "import"), ("pgexport", "export")])
+def test_help_lists_the_hyphenated_spelling_first(
+    run_pgmonkey: Any, command: str, flag: str
+) -> None:
+    # The 3.x spelling with an underscore keeps working; the help leads with the usual one.
+    proc = run_pgmonkey(command, "--help")
+    assert f"--{flag}-file {flag.upper()}_FILE, --{flag}_file {flag.upper()}_FILE" in proc.stdout
+    usage = proc.stdout.split("\n\n")[0]
+    assert f"--{flag}-file" in usage
+    assert f"--{flag}_file" not in usage

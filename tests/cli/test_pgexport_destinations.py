@@ -199,15 +199,85 @@ def test_dangling_symlink_is_refused(env: TransferEnv) -> None:
     assert link.is_symlink()
 
 
-def test_import_from_a_fifo_or_stdin_is_refused_clearly(env: TransferEnv) -> None:
+def _pgimport(env: TransferEnv, source: str, table: str, *extra: str, **kw: object):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "pgmonkey_cli", "pgimport", "--connconfig", str(env.config_path),
+         "--table", table, "--import-file", source, *extra],
+        cwd=env.workdir, capture_output=True, timeout=120, check=False, **kw,
+    )  # type: ignore[call-overload]  # fmt: skip
+
+
+def test_import_from_standard_input(env: TransferEnv) -> None:
+    before = _listing(env.workdir)
+    result = _pgimport(env, "-", "copied", input=EXPECTED)
+    assert result.returncode == 0, result.stderr
+    assert env.sql("SELECT id, name FROM copied ORDER BY id") == [  # text columns
+        ("1", "ada"),
+        ("2", "grace, rear admiral"),
+        ("3", None),
+    ]
+    assert _listing(env.workdir) == before  # a stream has no settings file beside it
+
+
+def test_import_from_a_fifo(env: TransferEnv) -> None:
     fifo = env.workdir / "pipe.csv"
     os.mkfifo(fifo)
-    for source, expected in [(str(fifo), "not a regular file"), ("-", "standard input")]:
-        result = env.run(
-            "pgimport", "--connconfig", str(env.config_path), "--table", "people",
-            "--import_file", source,
-        )  # fmt: skip
-        assert result.returncode == 2
-        assert expected in result.stderr
-        assert "save the data to a file first" in result.stderr
-    assert env.sql("SELECT count(*) FROM people") == [(3,)]
+
+    def write() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(EXPECTED)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    result = _pgimport(env, str(fifo), "from_fifo")
+    writer.join(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert env.sql("SELECT count(*) FROM from_fifo") == [(3,)]
+    assert _listing(env.workdir) == ["pipe.csv"]
+
+
+def test_export_piped_into_import(env: TransferEnv) -> None:
+    # pgmonkey pgexport --export-file - | pgmonkey pgimport --import-file -
+    export = subprocess.Popen(
+        [sys.executable, "-m", "pgmonkey_cli", "pgexport", "--connconfig", str(env.config_path),
+         "--table", "people", "--export-file", "-"],
+        cwd=env.workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert export.stdout is not None
+    result = _pgimport(env, "-", "piped", stdin=export.stdout)
+    export.stdout.close()
+    assert export.wait(timeout=120) == 0
+    assert result.returncode == 0, result.stderr
+    assert env.sql("SELECT id::int, name FROM piped EXCEPT SELECT * FROM people") == []
+    assert env.sql("SELECT count(*) FROM piped") == [(3,)]
+
+
+def test_streams_that_cannot_be_imported_are_refused(env: TransferEnv) -> None:
+    only_settings = _pgimport(env, "-", "x", "--config-only", input=EXPECTED)
+    assert only_settings.returncode == 2
+    assert b"standard input has no settings file beside it" in only_settings.stderr
+    directory = _pgimport(env, str(env.workdir), "x")
+    assert directory.returncode == 2
+    assert b"not a regular file, a FIFO or - (standard input)" in directory.stderr
+    assert env.sql("SELECT count(*) FROM pg_class WHERE relname = 'x'") == [(0,)]
+
+
+def test_json_summaries(env: TransferEnv, tmp_path: Path) -> None:
+    import json
+
+    target = tmp_path / "people.csv"
+    exported = _export(env, target, "--json")
+    assert exported.returncode == 0, exported.stderr
+    summary = json.loads(exported.stdout)
+    assert summary["command"] == "pgexport"
+    assert (summary["rows"], summary["export_file"]) == (3, str(target))
+    assert summary["format"]["delimiter"] == ","
+    imported = _pgimport(env, str(target), "again", "--json")
+    assert imported.returncode == 0, imported.stderr
+    summary = json.loads(imported.stdout)
+    assert (summary["command"], summary["rows"], summary["created"]) == ("pgimport", 3, True)
+    assert summary["settings_written"] is True
+    assert summary["rows_per_second"] >= 0
+    refused = _export(env, "-", "--json")
+    assert refused.returncode == 2
+    assert "standard output carries the data" in refused.stderr

@@ -55,34 +55,45 @@ class ResolvedFormat:
     Attributes:
         fmt: The format (its ``header`` is a placeholder while ``question`` is set).
         question: The header question detection could not answer, if any.
-        settings_file: The settings file next to the data.
+        settings_file: The settings file next to the data (``None`` for a stream).
         written: Whether this run wrote it.
     """
 
     fmt: CsvFormat
     question: HeaderQuestion | None
-    settings_file: Path
+    settings_file: Path | None
     written: bool = False
 
 
 def resolve_format(
-    path: Path, overrides: Mapping[str, Any], *, config_only: bool, say: Callable[[str], None]
+    path: Path,
+    overrides: Mapping[str, Any],
+    *,
+    config_only: bool,
+    say: Callable[[str], None],
+    settings: bool = True,
 ) -> ResolvedFormat:
     """Read the settings file next to ``path``, or detect the format and write one.
+
+    With ``settings=False`` (data read from a stream, spooled to ``path``) no settings file
+    is read or written: the flags and detection decide.
 
     Raises:
         TransferUsageError: bad settings or flags, or detection needs a flag (exit 2).
         ImportDataError: the file is damaged (damaged UTF-8, NUL bytes; exit 1).
     """
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    if not settings:  # a stream: the flags and detection, no settings file beside it
+        detected, open_question = _detect(path, flags, say)
+        return ResolvedFormat(detected, open_question, None)
     settings_file = settings_path(path, "pgimport")
     if settings_file.resolve() == path.resolve():
         raise TransferUsageError(f"{path}: the data file cannot be named like a settings file")
-    flags = {k: v for k, v in overrides.items() if v is not None}
-    fmt = load_format(settings_file, flags)
-    if fmt is not None:  # later runs: no detection at all
+    saved = load_format(settings_file, flags)
+    if saved is not None:  # later runs: no detection at all
         if config_only:
             say(f"Import settings already exist: {settings_file} (not changed)")
-        return ResolvedFormat(fmt, None, settings_file)
+        return ResolvedFormat(saved, None, settings_file)
     converted = convert_legacy_settings(path, settings_file, kind="pgimport", say=say)
     if converted is not None:  # a pgmonkey 3.x data.yaml: its values, no detection
         legacy_fmt, written = converted
@@ -99,8 +110,10 @@ def resolve_format(
 def save_format(
     resolved: ResolvedFormat, fmt: CsvFormat, *, data_file: Path, say: Callable[[str], None]
 ) -> None:
-    """Write ``fmt`` as the first-use settings file (never replacing one)."""
+    """Write ``fmt`` as the first-use settings file (never replacing one; none for a stream)."""
     resolved.fmt, resolved.question = fmt, None
+    if resolved.settings_file is None:
+        return
     resolved.written = save_settings(
         resolved.settings_file, fmt, kind="pgimport", data_file=data_file, say=say
     )

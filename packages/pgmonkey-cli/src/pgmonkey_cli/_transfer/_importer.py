@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -140,26 +144,73 @@ def run_import(
             could not be asked whether it committed (exit 3).
     """
     path = request.data_file
+    stream = _stream_kind(path)
+    if stream is None:
+        return _run_import(request, connect, out, settings=True)
+    if request.config_only:
+        raise TransferUsageError(
+            f"--config-only: {stream} has no settings file beside it; give a file"
+        )
+    # Detection reads the start of the data and the import reads it all again, which a pipe
+    # cannot do: the stream is copied to a private temporary file first (no settings file).
+    with tempfile.TemporaryDirectory(prefix="pgmonkey-import-") as tmp:
+        spooled = Path(tmp) / ("stdin" if str(path) == "-" else path.name)
+        _spool(path, spooled)
+        return _run_import(replace(request, data_file=spooled), connect, out, settings=False)
+
+
+def _stream_kind(path: Path) -> str | None:
+    """``"standard input"`` or ``"a FIFO"`` when ``path`` is read as a stream, else ``None``.
+
+    Raises:
+        TransferUsageError: ``path`` is missing, or neither a regular file nor a FIFO.
+    """
     if str(path) == "-" and not path.exists():
+        return "standard input"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise TransferUsageError(f"import file not found: {path}") from None
+    except OSError as exc:
+        raise TransferUsageError(f"cannot read import file {path}: {exc.strerror}") from None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if not stat.S_ISREG(mode):
         raise TransferUsageError(
-            "--import_file -: reading standard input is not supported (the format is "
-            "detected from the start of the file, which is then read again); save the data "
-            "to a file first"
+            f"import file is not a regular file, a FIFO or - (standard input): {path}"
         )
-    if not path.exists():
-        raise TransferUsageError(f"import file not found: {path}")
-    if not path.is_file():
-        raise TransferUsageError(
-            f"import file is not a regular file: {path} (a FIFO or a device cannot be read "
-            "twice, as format detection and the import need; save the data to a file first)"
-        )
+    return None
+
+
+def _spool(source: Path, target: Path) -> None:
+    """Copy standard input (``-``) or a FIFO to ``target`` (mode 0600)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if str(source) == "-" and not source.exists():
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        else:
+            with open(source, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+
+
+def _run_import(
+    request: ImportRequest,
+    connect: Callable[[], psycopg.Connection[Any]],
+    out: TextIO,
+    *,
+    settings: bool,
+) -> ImportResult:
+    """:func:`run_import` once ``request.data_file`` is a regular file."""
+    path = request.data_file
     schema, table = parse_table_name(request.table)
     if request.if_exists not in IF_EXISTS_MODES:
         raise TransferUsageError(f"--if-exists: expected one of {', '.join(IF_EXISTS_MODES)}")
 
     say = messenger(request.quiet, out)
     result = ImportResult()
-    resolved = resolve_format(path, request.overrides, config_only=request.config_only, say=say)
+    resolved = resolve_format(
+        path, request.overrides, config_only=request.config_only, say=say, settings=settings
+    )
     result.settings_file = resolved.settings_file
     if resolved.question is not None and request.config_only:
         raise resolved.question.refusal()

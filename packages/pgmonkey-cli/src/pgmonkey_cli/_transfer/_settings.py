@@ -265,3 +265,17 @@ class TransferResult:
     def rate(self) -> float:
         """Rows per second (0 when nothing was timed)."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """What ``--json`` prints: every field, paths as text, and ``rows_per_second``."""
+        summary: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, CsvFormat):
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            elif isinstance(value, Path):
+                value = str(value)
+            summary[f.name] = value
+        summary["seconds"] = round(self.seconds, 6)
+        summary["rows_per_second"] = round(self.rate, 1)
+        return summary

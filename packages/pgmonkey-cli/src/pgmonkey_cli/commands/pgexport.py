@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from pgmonkey_cli._options import add_config_options
+from pgmonkey_cli._options import add_config_options, add_json
 from pgmonkey_cli.commands.pgimport import add_format_options, format_overrides
 
 __all__ = ["register"]
@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     add_config_options(parser, connects=True)
     parser.add_argument(
-        "--export_file",
         "--export-file",
+        "--export_file",  # pgmonkey 3.x spelling, still accepted
         dest="export_file",
         metavar="EXPORT_FILE",
         help="Path to the CSV file to export to (default: based on table name); - for "
@@ -62,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="Print nothing but errors (no progress bar)."
     )
+    add_json(
+        parser,
+        "Print a JSON summary (rows, seconds, the format, the settings file...) on stdout "
+        "instead of the text messages; errors stay on stderr.",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -69,8 +74,15 @@ def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pgmonkey_cli._transfer._connect import connect, load_connection_config
+    from pgmonkey_cli._transfer._errors import TransferUsageError
     from pgmonkey_cli._transfer._exporter import ExportRequest, run_export
+    from pgmonkey_cli.commands.pgimport import print_summary
 
+    if args.json and args.export_file == "-":
+        raise TransferUsageError(
+            "--json with --export-file -: standard output carries the data; export to a "
+            "file to get the JSON summary"
+        )
     cfg = load_connection_config(args)
     request = ExportRequest(
         table=args.table,
@@ -78,10 +90,12 @@ def _handle(args: argparse.Namespace) -> int:
         export_file=Path(args.export_file) if args.export_file else None,
         overrides=format_overrides(args),
         overwrite=args.overwrite,
-        quiet=args.quiet,
-        progress=not args.quiet and sys.stderr.isatty(),
+        quiet=args.quiet or args.json,
+        progress=not (args.quiet or args.json) and sys.stderr.isatty(),
     )
     # With --export_file - the data is stdout: every message goes to stderr.
     out = sys.stderr if args.export_file == "-" else sys.stdout
-    run_export(request, lambda: connect(cfg, autocommit=False), out)
+    result = run_export(request, lambda: connect(cfg, autocommit=False), out)
+    if args.json:
+        print_summary("pgexport", result.summary())
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from pgmonkey_cli._options import add_config_options
+from pgmonkey_cli._options import add_config_options, add_json
 
 __all__ = ["add_format_options", "register"]
 
@@ -65,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--import_file",
         "--import-file",
+        "--import_file",  # pgmonkey 3.x spelling, still accepted
         dest="import_file",
         metavar="IMPORT_FILE",
         required=True,
@@ -111,6 +111,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="Print nothing but errors (no progress bar)."
     )
+    add_json(
+        parser,
+        "Print a JSON summary (rows, seconds, the format, the settings file...) on stdout "
+        "instead of the text messages; errors stay on stderr.",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -123,6 +128,13 @@ def format_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "header": args.header,
         "null": args.null,
     }
+
+
+def print_summary(command: str, summary: dict[str, Any]) -> None:
+    """Print ``--json``'s one JSON document on stdout."""
+    import json
+
+    print(json.dumps({"command": command, **summary}, indent=2))
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -139,8 +151,10 @@ def _handle(args: argparse.Namespace) -> int:
         config_only=args.config_only,
         infer_types=args.infer_types,
         if_exists=args.if_exists,
-        quiet=args.quiet,
-        progress=not args.quiet and sys.stderr.isatty(),
+        quiet=args.quiet or args.json,
+        progress=not (args.quiet or args.json) and sys.stderr.isatty(),
     )
-    run_import(request, lambda: connect(cfg or {}, autocommit=False), sys.stdout)
+    result = run_import(request, lambda: connect(cfg or {}, autocommit=False), sys.stdout)
+    if args.json:
+        print_summary("pgimport", result.summary())
     return 0
