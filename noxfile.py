@@ -312,6 +312,25 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
+@nox.session(python=False)
+def bump(session: nox.Session) -> None:
+    """Release one distribution: ``nox -s bump -- pgmonkey-core 5.1.0`` (see tools/release.py).
+
+    Sets its version, turns its changelog's [Unreleased] section into the release, and after a
+    core release raises the others' pgmonkey-core requirement; review with git diff.
+    """
+    if len(session.posargs) != 2:
+        session.error("usage: nox -s bump -- DISTRIBUTION VERSION")
+    session.run("python3", str(ROOT / "tools" / "release.py"), "bump", *session.posargs)
+    session.run("python3", str(ROOT / "tools" / "release.py"), "check")
+
+
+@nox.session(python=False, tags=["ci"])
+def release_check(session: nox.Session) -> None:
+    """Versions, changelogs, pgmonkey-core requirements and classifiers agree."""
+    session.run("python3", str(ROOT / "tools" / "release.py"), "check")
+
+
 @nox.session(python=None, venv_backend="uv|virtualenv")
 def demo(session: nox.Session) -> None:
     """Start a throwaway PostgreSQL, write a pgmonkey YAML file for it and exercise pgmonkey."""
