@@ -62,22 +62,13 @@ def _text() -> dict[str, Any]:
     return {"anyOf": [{"type": "string", "pattern": _NO_NUL}, {"type": ["number", "boolean"]}]}
 
 
-def _whole_number(minimum: float = 0, exclusive: bool = False) -> dict[str, Any]:
+def _number(json_type: str, text_pattern: str, minimum: float, exclusive: bool) -> dict[str, Any]:
+    """A number within the loader's bounds, or the same written as text."""
     bound: dict[str, Any] = {"exclusiveMinimum": minimum} if exclusive else {"minimum": minimum}
     return {
         "anyOf": [
-            {"type": "integer", **bound, "maximum": MAX_INT},
-            {"type": "string", "pattern": _DECIMAL_INT},
-        ]
-    }
-
-
-def _seconds(minimum: float = 0, exclusive: bool = False) -> dict[str, Any]:
-    bound: dict[str, Any] = {"exclusiveMinimum": minimum} if exclusive else {"minimum": minimum}
-    return {
-        "anyOf": [
-            {"type": "number", **bound, "maximum": MAX_INT},
-            {"type": "string", "pattern": _DECIMAL_FLOAT},
+            {"type": json_type, **bound, "maximum": MAX_INT},
+            {"type": "string", "pattern": text_pattern},
         ]
     }
 
@@ -104,9 +95,9 @@ def _port() -> dict[str, Any]:
 def _value(kind: str, *, minimum: tuple[float, bool] = (0, True)) -> dict[str, Any]:
     low, inclusive = minimum
     if kind == schema.INT:
-        value = _whole_number(low, exclusive=not inclusive)
+        value = _number("integer", _DECIMAL_INT, low, exclusive=not inclusive)
     elif kind == schema.FLOAT:
-        value = _seconds(low, exclusive=not inclusive)
+        value = _number("number", _DECIMAL_FLOAT, low, exclusive=not inclusive)
     elif kind == schema.BOOL:
         value = _boolean()
     elif kind == schema.PORT:
