@@ -9,6 +9,7 @@ returns the ``psycopg_pool.AsyncConnectionPool`` (the sync flavours: ``Connectio
 # No ``from __future__ import annotations`` here: FastAPI reads these signatures.
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Annotated, NamedTuple, TypeVar, cast
 
 from fastapi import Depends
@@ -18,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.requests import HTTPConnection
 
 from pgmonkey_fastapi._middleware import PENDING_KEY
+from pgmonkey_fastapi._overrides import overridden
 from pgmonkey_fastapi._registry import PoolRegistry
 from pgmonkey_fastapi._txn import AsyncTx, SyncTx
 
@@ -42,6 +44,9 @@ PoolDependency = Callable[..., Awaitable[ConnectionPool[Connection[TupleRow]]]]
 """A sync mode ``pool`` dependency (itself async: it only looks the pool up)."""
 
 RegistryFor = Callable[[HTTPConnection], PoolRegistry]
+
+LEASES_KEY = "pgmonkey.connections"
+"""Scope key of the connections lent to the request, by ``connection`` dependency (async)."""
 
 _F = TypeVar("_F", bound=Callable[..., object])
 
@@ -68,31 +73,63 @@ def _named(func: _F, kind: str, name: str) -> _F:
 
 
 def build_async(registry_for: RegistryFor, name: str) -> AsyncDependencies:
-    """The async dependencies of database ``name``; ``registry_for`` finds the request's pools."""
+    """The async dependencies of database ``name``; ``registry_for`` finds the request's pools.
+
+    ``transaction`` is one dependency, not one built on ``connection`` (each dependency costs
+    FastAPI a resolution step, an exit-stack entry and a cancel scope per request): the two
+    share the request's connection through the scope instead, whichever runs first borrowing.
+    """
 
     async def connection(request: HTTPConnection) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        scope = request.scope
+        leases = scope.get(LEASES_KEY)
+        if leases is None:
+            leases = scope[LEASES_KEY] = {}
+        elif connection in leases:  # the request's transaction borrowed it
+            yield leases[connection]
+            return
         async with registry_for(request).borrow_async(name) as conn:
-            yield conn
+            leases[connection] = conn
+            try:
+                yield conn
+            finally:
+                del leases[connection]
 
-    async def transaction(
-        request: HTTPConnection,
-        conn: Annotated[AsyncConnection[TupleRow], Depends(connection)],
-    ) -> AsyncIterator[AsyncConnection[TupleRow]]:
-        tx = AsyncTx(conn, use_block=registry_for(request).is_pinned(conn))
-        await tx.begin()
-        pending = request.scope.get(PENDING_KEY)
-        if pending is not None:
-            pending.append(tx.commit)
-        try:
-            yield conn
-        except BaseException as exc:
-            await tx.rollback(exc)
-            raise
+    async def transaction(request: HTTPConnection) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        scope = request.scope
+        leases = scope.get(LEASES_KEY)
+        if leases is None:
+            leases = scope[LEASES_KEY] = {}
+        registry = registry_for(request)
+        lent = leases.get(connection)
+        source: AbstractAsyncContextManager[AsyncConnection[TupleRow]]
+        if lent is not None:  # pg.connection borrowed it: the transaction joins its work
+            source = nullcontext(lent)
         else:
-            await tx.commit()
-        finally:
-            if pending is not None and tx.commit in pending:
-                pending.remove(tx.commit)
+            overrides = getattr(scope.get("app"), "dependency_overrides", None)
+            override = overrides.get(connection) if overrides else None
+            source = registry.borrow_async(name) if override is None else overridden(override)
+        async with source as conn:
+            if lent is None:
+                leases[connection] = conn
+            tx = AsyncTx(conn, use_block=registry.is_pinned(conn))
+            if tx.use_block:
+                await tx.begin()
+            pending = scope.get(PENDING_KEY)
+            if pending is not None:
+                pending.append(tx.commit)
+            try:
+                yield conn
+            except BaseException as exc:
+                await tx.rollback(exc)
+                raise
+            else:
+                await tx.commit()
+            finally:
+                if pending is not None and tx.commit in pending:
+                    pending.remove(tx.commit)
+                if lent is None:
+                    del leases[connection]
 
     async def pool(request: HTTPConnection) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
         # Under test isolation a PinnedPool stands in for the pool (same interface).

@@ -77,7 +77,7 @@ class PoolRegistry(Mapping[str, Any]):
 
     def is_pinned(self, conn: Any) -> bool:
         """Whether ``conn`` is a pinned test connection (transactions become savepoints)."""
-        return any(pin.conn is conn for pin in self._pins.values())
+        return bool(self._pins) and any(pin.conn is conn for pin in self._pins.values())
 
     def pool(self, name: str) -> Any:
         """The pool of ``name``, or a stand-in lending the pinned connection under isolation."""
