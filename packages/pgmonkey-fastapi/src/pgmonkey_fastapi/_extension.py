@@ -130,10 +130,11 @@ class PGMonkeyFastAPI(Generic[_C]):
         >>> from typing import Annotated
         >>> from fastapi import Depends, FastAPI
         >>> from psycopg import AsyncConnection
+        >>> from psycopg.rows import TupleRow
         >>> pg = PGMonkeyFastAPI("config/pg.yaml")
         >>> app = FastAPI(lifespan=pg.lifespan)
-        >>> Conn = Annotated[AsyncConnection, Depends(pg.connection)]
-        >>> Tx = Annotated[AsyncConnection, pg.depends_transaction()]
+        >>> Conn = Annotated[AsyncConnection[TupleRow], Depends(pg.connection)]
+        >>> Tx = Annotated[AsyncConnection[TupleRow], pg.depends_transaction()]
 
     Args:
         config: A configuration file path, a configuration dict, or several databases as
