@@ -1,8 +1,8 @@
 """FastAPI: pgmonkey-fastapi apps against hand-written psycopg_pool + lifespan twins.
 
 Each pair runs as two uvicorn servers (the same routes, the same pool sizes), loaded
-alternately (A-B-B-A rounds) by the same async httpx load generator, so both see the same
-machine noise. Two pairs:
+alternately (A-B-B-A rounds) by the same load generator (plain keep-alive sockets, so the
+servers, not the client, set the pace), so both see the same machine noise. Two pairs:
 
 * ``borrow + SELECT 1``: one worker, one route borrowing a connection (``pg.connection``).
 * ``realistic app``: two workers; a write in ``pg.depends_transaction()``, a read through
@@ -12,6 +12,7 @@ machine noise. Two pairs:
 Reported as milliseconds per request (the inverse of throughput); the targets are ratios
 against the twin. The server processes' CPU time per request is kept in the JSON too
 (Linux only): it is far less sensitive to a busy machine than throughput.
+``BENCH_FASTAPI_PAIRS=1`` runs only the second pair (indexes, comma-separated).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from typing import Any
 from _harness import Result
 
 CLIENTS = 64
-REQUESTS_PER_ROUND = 800
+REQUESTS_PER_ROUND = 2000
 ROUNDS = 12
 
 SELECT_APP = """
@@ -252,28 +254,58 @@ async def _wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not become ready")
 
 
+async def _client(
+    host: str, port: int, requests: list[tuple[str, str, int]], take: Callable[[], int | None]
+) -> list[str]:
+    """One keep-alive HTTP/1.1 connection sending requests until ``take()`` says stop.
+
+    A plain socket client (status line, ``Content-Length`` body): an HTTP library would cost
+    more CPU per request than the apps under test, and the machine's cores are shared.
+    """
+    reader, writer = await asyncio.open_connection(host, port)
+    errors: list[str] = []
+    try:
+        while (i := take()) is not None:
+            method, path, status = requests[i % len(requests)]
+            target = path.format(i)
+            writer.write(
+                f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+                .encode()
+            )  # fmt: skip
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in lines
+                if line.lower().startswith("content-length:")
+            )
+            await reader.readexactly(length)
+            got = int(lines[0].split()[1])
+            if got != status:
+                errors.append(f"{method} {target}: {got}")
+    finally:
+        writer.close()
+    return errors
+
+
 async def _round(url: str, requests: list[tuple[str, str, int]], count: int) -> float:
     """Requests per second for ``count`` requests (``requests`` in turn) from many clients."""
-    import httpx
-
+    host, port = url.removeprefix("http://").split(":")
     issued = 0
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
 
-        async def client() -> None:
-            nonlocal issued
-            while issued < count:
-                i = issued
-                issued += 1
-                method, path, status = requests[i % len(requests)]
-                response = await http.request(method, path.format(i))
-                if response.status_code != status:
-                    errors.append(f"{method} {path}: {response.status_code}")
+    def take() -> int | None:
+        nonlocal issued
+        if issued >= count:
+            return None
+        issued += 1
+        return issued - 1
 
-        start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
-        elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    results = await asyncio.gather(
+        *(_client(host, int(port), requests, take) for _ in range(CLIENTS))
+    )
+    elapsed = time.perf_counter() - start
+    errors = [e for result in results for e in result]
     if errors:
         raise RuntimeError(f"{len(errors)} failed requests against {url}: {errors[:3]}")
     return count / elapsed
@@ -341,11 +373,13 @@ def run(ctx: dict[str, Any]) -> list[Result]:
     server = ctx["server"]
     cfg = server.config()
     cfg["async_pool_settings"] = {"min_size": 8, "max_size": 8, "timeout": 30}
+    # Commits do not wait for the disk: the apps' own costs, not fsync, decide throughput.
+    cfg["connection_settings"]["options"] = "-c synchronous_commit=off"
     dbname = cfg["connection_settings"]["dbname"]
     server.execute(
         "CREATE TABLE IF NOT EXISTS bench_items (id serial PRIMARY KEY, v int)", dbname=dbname
     )
-    selected = os.environ.get("BENCH_FASTAPI_PAIRS")
+    selected = os.environ.get("BENCH_FASTAPI_PAIRS")  # e.g. "1": only the realistic app
     results = []
     for index, pair in enumerate(PAIRS):
         if selected is None or str(index) in selected.split(","):
