@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from pgmonkey_fastapi._middleware import PENDING_KEY
 from pgmonkey_fastapi._overrides import overridden
 from pgmonkey_fastapi._registry import PoolRegistry
-from pgmonkey_fastapi._txn import AsyncTx, SyncTx
+from pgmonkey_fastapi._txn import EXITS_SHIELDED, AsyncTx, SyncTx
 
 __all__ = [
     "AsyncConnectionDependency",
@@ -44,6 +44,9 @@ PoolDependency = Callable[..., Awaitable[ConnectionPool[Connection[TupleRow]]]]
 """A sync mode ``pool`` dependency (itself async: it only looks the pool up)."""
 
 RegistryFor = Callable[[HTTPConnection], PoolRegistry]
+
+# FastAPI shields the exit of yield dependencies itself (newer versions): no second shield.
+_SHIELD = not EXITS_SHIELDED
 
 LEASES_KEY = "pgmonkey.connections"
 """Scope key of the connections lent to the request, by ``connection`` dependency (async)."""
@@ -88,7 +91,7 @@ def build_async(registry_for: RegistryFor, name: str) -> AsyncDependencies:
         elif connection in leases:  # the request's transaction borrowed it
             yield leases[connection]
             return
-        async with registry_for(request).borrow_async(name) as conn:
+        async with registry_for(request).borrow_async(name, shield=_SHIELD) as conn:
             leases[connection] = conn
             try:
                 yield conn
@@ -108,7 +111,10 @@ def build_async(registry_for: RegistryFor, name: str) -> AsyncDependencies:
         else:
             overrides = getattr(scope.get("app"), "dependency_overrides", None)
             override = overrides.get(connection) if overrides else None
-            source = registry.borrow_async(name) if override is None else overridden(override)
+            if override is None:
+                source = registry.borrow_async(name, shield=_SHIELD)
+            else:
+                source = overridden(override)
         async with source as conn:
             if lent is None:
                 leases[connection] = conn

@@ -63,11 +63,17 @@ class PoolRegistry(Mapping[str, Any]):
         """A context manager lending one connection of ``name`` (async or sync by mode)."""
         return self.borrow_async(name) if self.asynchronous else self.borrow_sync(name)
 
-    def borrow_async(self, name: str) -> AbstractAsyncContextManager[AsyncConnection[TupleRow]]:
-        """``async with``: one connection of ``name`` (``async_pool`` mode)."""
+    def borrow_async(
+        self, name: str, *, shield: bool = True
+    ) -> AbstractAsyncContextManager[AsyncConnection[TupleRow]]:
+        """``async with``: one connection of ``name`` (``async_pool`` mode).
+
+        Its return to the pool is shielded from cancellation; ``shield=False`` is for callers
+        whose exit is shielded already.
+        """
         if self._owner._isolation is not None:
             return self._borrow_pinned_async(name)
-        return borrow_async(self._pools[name])
+        return borrow_async(self._pools[name], shield=shield)
 
     def borrow_sync(self, name: str) -> AbstractContextManager[Connection[TupleRow]]:
         """``with``: one connection of ``name`` (``pool`` mode)."""

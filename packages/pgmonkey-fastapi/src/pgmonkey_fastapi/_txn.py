@@ -70,14 +70,20 @@ def _discard_sync(conn: Connection[Any]) -> None:
 
 
 @asynccontextmanager
-async def borrow_async(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConnection[Any]]:
-    """Check out a connection: commit on success, roll back on any exception, always return."""
+async def borrow_async(
+    pool: AsyncConnectionPool[Any], *, shield: bool = True
+) -> AsyncIterator[AsyncConnection[Any]]:
+    """Check out a connection: commit on success, roll back on any exception, always return.
+
+    ``shield=False`` only where the caller already shields the exit (a dependency's exit,
+    when :data:`EXITS_SHIELDED`).
+    """
     conn = await pool.getconn()
     try:
         yield conn
         await conn.commit()
     finally:
-        if EXITS_SHIELDED:
+        if not shield:
             await _give_back_async(pool, conn)
         else:
             with anyio.CancelScope(shield=True):
