@@ -211,12 +211,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0], tags=["ci"])
 def typecheck(session: nox.Session) -> None:
-    """Type-check every package, the tests and the benchmarks with mypy --strict."""
+    """Type-check with mypy --strict and pyright; check that no package has an import cycle.
+
+    pyright (standard mode, configured in the root pyproject.toml) checks every package's
+    ``src`` and the typed FastAPI dependency tests. ``pyright[nodejs]`` brings its own Node.js
+    as a PyPI wheel, and the pyright wheel bundles the checker: nothing comes from elsewhere.
+    """
     _install_editable(
         session,
         *PACKAGES,
         extra=[
             "mypy>=1.13",
+            "pyright[nodejs]>=1.1.390",
             "types-PyYAML",
             "types-tqdm",
             "types-jsonschema",
@@ -227,6 +233,8 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *(f"{path}/src" for path in PACKAGES.values()), "tests")
     # The benchmark modules import their harness as a top-level module (run.py's folder).
     session.run("mypy", "benchmarks", env={"MYPYPATH": "benchmarks"})
+    session.run("pyright")
+    _pytest(session, "tests/architecture")
 
 
 @nox.session(python=PYTHONS[-1], tags=["ci"])

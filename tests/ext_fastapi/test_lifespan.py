@@ -246,7 +246,7 @@ def test_constructor_errors(db: Database) -> None:
     with pytest.raises(ConfigValidationError, match="no 'default' entry"):
         PGMonkeyFastAPI({"primary": db.config})
     with pytest.raises(ConfigValidationError, match="got int"):
-        PGMonkeyFastAPI(42)  # type: ignore[arg-type]
+        PGMonkeyFastAPI(42)  # type: ignore[call-overload]
     pg = PGMonkeyFastAPI(db.config)
     with pytest.raises(PGMonkeyFastAPIError, match="unknown database 'replica'"):
         pg.connection_for("replica")

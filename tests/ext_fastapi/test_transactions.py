@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, WebSocket
 
-from pgmonkey_fastapi import PGMonkeyFastAPI, testing
+from pgmonkey_fastapi import PGMonkeyFastAPI, PGMonkeyFastAPIError, testing
 
 from .apps import APPS, SUPPORTS_SCOPE, plain_exit_before_response
 from .conftest import ClientFactory, Database
@@ -103,6 +103,55 @@ def test_one_connection_per_request(
             pids = client.get("/pids").json()
             assert pids["conn"] == pids["tx"] == pids["sub"]
         assert app.state.pgmonkey["default"].max_size == 1
+
+
+def test_transaction_first_shares_its_connection(
+    db: Database, client_factory: ClientFactory
+) -> None:
+    """A transaction resolved before ``pg.connection`` lends its connection to it."""
+    pg = PGMonkeyFastAPI(db.config_with(min_size=1, max_size=1, timeout=3))
+    app = FastAPI()
+    pg.init_app(app)
+
+    @app.post("/both/{i}")
+    async def both(
+        i: int,
+        tx: Annotated[Any, pg.depends_transaction()],
+        conn: Annotated[Any, Depends(pg.connection)],
+        fail: bool = False,
+    ) -> list[int]:
+        await tx.execute("INSERT INTO items VALUES (%s, 'tx')", (i,))
+        await conn.execute("INSERT INTO items VALUES (%s, 'conn')", (i + 100,))
+        if fail:
+            raise HTTPException(status_code=409)
+        pids = [await (await c.execute("SELECT pg_backend_pid()")).fetchone() for c in (tx, conn)]
+        return [row[0] for row in pids if row is not None]
+
+    with client_factory(app) as client:
+        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
+            pids = client.post(f"/both/{i}").json()
+            assert len(pids) == 2
+            assert pids[0] == pids[1]
+        assert client.post("/both/3", params={"fail": True}).status_code == 409
+    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
+    assert db.sessions("idle in transaction") == 0
+
+
+def test_override_with_parameters_is_refused_clearly(
+    db: Database, client_factory: ClientFactory
+) -> None:
+    """pg.transaction runs an override of pg.connection itself: one with parameters is refused."""
+    pg = PGMonkeyFastAPI(db.config)
+    app = APPS["async_pool"](pg)
+
+    async def needs_a_header(x_token: str) -> Any:
+        yield None
+
+    app.dependency_overrides[pg.connection] = needs_a_header
+    with client_factory(app) as client:
+        with pytest.raises(PGMonkeyFastAPIError, match=r"needs_a_header.*takes parameters"):
+            client.post("/plain/1")
+    assert db.items() == []
 
 
 def test_autocommit_connection_still_gets_a_transaction(

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 from pydantic import BaseModel
 
 from pgmonkey_fastapi import PGMonkeyFastAPI
@@ -12,8 +13,8 @@ pg = PGMonkeyFastAPI("config.yaml")  # pools are opened by the app's lifespan, n
 app = FastAPI()
 pg.init_app(app)  # lifespan + commit before the response is sent
 
-Conn = Annotated[AsyncConnection, Depends(pg.connection)]
-Tx = Annotated[AsyncConnection, pg.depends_transaction()]
+Conn = Annotated[AsyncConnection[TupleRow], Depends(pg.connection)]
+Tx = Annotated[AsyncConnection[TupleRow], pg.depends_transaction()]
 
 
 class Note(BaseModel):

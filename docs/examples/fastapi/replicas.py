@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 
 from pgmonkey_fastapi import PGMonkeyFastAPI
 
@@ -11,8 +12,8 @@ pg = PGMonkeyFastAPI({"default": "config.yaml", "replica": "replica.yaml"})
 app = FastAPI()
 pg.init_app(app)
 
-Tx = Annotated[AsyncConnection, pg.depends_transaction()]  # on the primary
-Replica = Annotated[AsyncConnection, Depends(pg.connection_for("replica"))]
+Tx = Annotated[AsyncConnection[TupleRow], pg.depends_transaction()]  # on the primary
+Replica = Annotated[AsyncConnection[TupleRow], Depends(pg.connection_for("replica"))]
 
 
 @app.post("/notes/{text}", status_code=201)

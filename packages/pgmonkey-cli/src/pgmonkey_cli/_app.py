@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         module.register(subparsers)
     _finish(parser)
+    # Commands that describe the CLI itself (completion) get the parser from the namespace:
+    # importing this module from a command would be an import cycle.
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

@@ -44,7 +44,7 @@ class Command:
 
     def walk(self) -> list[Command]:
         """This command and every command below it, parents first."""
-        found = [self]
+        found: list[Command] = [self]
         for child in self.children.values():
             found += child.walk()
         return found

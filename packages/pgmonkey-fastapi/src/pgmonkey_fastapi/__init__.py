@@ -4,12 +4,13 @@ Example:
     >>> from typing import Annotated
     >>> from fastapi import Depends, FastAPI
     >>> from psycopg import AsyncConnection
+    >>> from psycopg.rows import TupleRow
     >>> from pgmonkey_fastapi import PGMonkeyFastAPI
     >>> pg = PGMonkeyFastAPI("config/pg.yaml")
     >>> app = FastAPI()
     >>> pg.init_app(app)  # or FastAPI(lifespan=pg.lifespan)
-    >>> Conn = Annotated[AsyncConnection, Depends(pg.connection)]
-    >>> Tx = Annotated[AsyncConnection, pg.depends_transaction()]
+    >>> Conn = Annotated[AsyncConnection[TupleRow], Depends(pg.connection)]
+    >>> Tx = Annotated[AsyncConnection[TupleRow], pg.depends_transaction()]
 
 When the COMMIT of ``Depends(pg.transaction)`` runs, by FastAPI version:
 

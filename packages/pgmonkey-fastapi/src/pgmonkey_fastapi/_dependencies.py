@@ -1,80 +1,166 @@
-"""The dependency callables handed to ``Depends`` (private; built by the extension)."""
+"""The dependency callables handed to ``Depends`` (private; built by the extension).
+
+Their annotations are what type checkers see through ``pg.connection`` and friends: an
+async ``connection``/``transaction`` yields ``psycopg.AsyncConnection[TupleRow]``, ``pool``
+returns the ``psycopg_pool.AsyncConnectionPool`` (the sync flavours: ``Connection`` and
+``ConnectionPool``). pgmonkey pools never change psycopg's row factory, so rows are tuples.
+"""
 
 # No ``from __future__ import annotations`` here: FastAPI reads these signatures.
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Annotated, NamedTuple, TypeVar, cast
 
 from fastapi import Depends
+from psycopg import AsyncConnection, Connection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.requests import HTTPConnection
 
 from pgmonkey_fastapi._middleware import PENDING_KEY
-from pgmonkey_fastapi._txn import AsyncTx, SyncTx
+from pgmonkey_fastapi._overrides import overridden
+from pgmonkey_fastapi._registry import PoolRegistry
+from pgmonkey_fastapi._txn import EXITS_SHIELDED, AsyncTx, SyncTx
 
-if TYPE_CHECKING:
-    from pgmonkey_fastapi._extension import PGMonkeyFastAPI
+__all__ = [
+    "AsyncConnectionDependency",
+    "AsyncDependencies",
+    "AsyncPoolDependency",
+    "ConnectionDependency",
+    "PoolDependency",
+    "SyncDependencies",
+    "build_async",
+    "build_sync",
+]
 
-__all__ = ["Dependencies", "build"]
+AsyncConnectionDependency = Callable[..., AsyncIterator[AsyncConnection[TupleRow]]]
+"""An async ``connection`` or ``transaction`` dependency."""
+ConnectionDependency = Callable[..., Iterator[Connection[TupleRow]]]
+"""A sync ``connection`` or ``transaction`` dependency (FastAPI runs it in its threadpool)."""
+AsyncPoolDependency = Callable[..., Awaitable[AsyncConnectionPool[AsyncConnection[TupleRow]]]]
+"""An async mode ``pool`` dependency."""
+PoolDependency = Callable[..., Awaitable[ConnectionPool[Connection[TupleRow]]]]
+"""A sync mode ``pool`` dependency (itself async: it only looks the pool up)."""
 
-Dependencies = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]
+RegistryFor = Callable[[HTTPConnection], PoolRegistry]
+
+# FastAPI shields the exit of yield dependencies itself (newer versions): no second shield.
+_SHIELD = not EXITS_SHIELDED
+
+LEASES_KEY = "pgmonkey.connections"
+"""Scope key of the connections lent to the request, by ``connection`` dependency (async)."""
+
+_F = TypeVar("_F", bound=Callable[..., object])
 
 
-def _named(func: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+class AsyncDependencies(NamedTuple):
+    """The dependencies of one database in ``async_pool`` mode."""
+
+    connection: AsyncConnectionDependency
+    transaction: AsyncConnectionDependency
+    pool: AsyncPoolDependency
+
+
+class SyncDependencies(NamedTuple):
+    """The dependencies of one database in ``pool`` mode."""
+
+    connection: ConnectionDependency
+    transaction: ConnectionDependency
+    pool: PoolDependency
+
+
+def _named(func: _F, kind: str, name: str) -> _F:
     func.__name__ = func.__qualname__ = f"pgmonkey_{kind}_{name}"
     return func
 
 
-def build(pg: "PGMonkeyFastAPI", name: str, *, asynchronous: bool) -> Dependencies:
-    """The ``(connection, transaction, pool)`` dependencies of database ``name``."""
-    return _build_async(pg, name) if asynchronous else _build_sync(pg, name)
+def build_async(registry_for: RegistryFor, name: str) -> AsyncDependencies:
+    """The async dependencies of database ``name``; ``registry_for`` finds the request's pools.
 
+    ``transaction`` is one dependency, not one built on ``connection`` (each dependency costs
+    FastAPI a resolution step, an exit-stack entry and a cancel scope per request): the two
+    share the request's connection through the scope instead, whichever runs first borrowing.
+    """
 
-def _build_async(pg: "PGMonkeyFastAPI", name: str) -> Dependencies:
-    registry_for = pg._registry_for
+    async def connection(request: HTTPConnection) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        scope = request.scope
+        leases = scope.get(LEASES_KEY)
+        if leases is None:
+            leases = scope[LEASES_KEY] = {}
+        elif connection in leases:  # the request's transaction borrowed it
+            yield leases[connection]
+            return
+        async with registry_for(request).borrow_async(name, shield=_SHIELD) as conn:
+            leases[connection] = conn
+            try:
+                yield conn
+            finally:
+                del leases[connection]
 
-    async def connection(request: HTTPConnection) -> AsyncIterator[Any]:
-        async with registry_for(request).borrow(name) as conn:  # type: ignore[union-attr]
-            yield conn
-
-    async def transaction(
-        request: HTTPConnection, conn: Annotated[Any, Depends(connection)]
-    ) -> AsyncIterator[Any]:
-        tx = AsyncTx(conn, use_block=registry_for(request).is_pinned(conn))
-        await tx.begin()
-        pending = request.scope.get(PENDING_KEY)
-        if pending is not None:
-            pending.append(tx.commit)
-        try:
-            yield conn
-        except BaseException as exc:
-            await tx.rollback(exc)
-            raise
+    async def transaction(request: HTTPConnection) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        scope = request.scope
+        leases = scope.get(LEASES_KEY)
+        if leases is None:
+            leases = scope[LEASES_KEY] = {}
+        registry = registry_for(request)
+        lent = leases.get(connection)
+        source: AbstractAsyncContextManager[AsyncConnection[TupleRow]]
+        if lent is not None:  # pg.connection borrowed it: the transaction joins its work
+            source = nullcontext(lent)
         else:
-            await tx.commit()
-        finally:
-            if pending is not None and tx.commit in pending:
-                pending.remove(tx.commit)
+            overrides = getattr(scope.get("app"), "dependency_overrides", None)
+            override = overrides.get(connection) if overrides else None
+            if override is None:
+                source = registry.borrow_async(name, shield=_SHIELD)
+            else:
+                source = overridden(override)
+        async with source as conn:
+            if lent is None:
+                leases[connection] = conn
+            tx = AsyncTx(conn, use_block=registry.is_pinned(conn))
+            if tx.use_block:
+                await tx.begin()
+            pending = scope.get(PENDING_KEY)
+            if pending is not None:
+                pending.append(tx.commit)
+            try:
+                yield conn
+            except BaseException as exc:
+                await tx.rollback(exc)
+                raise
+            else:
+                await tx.commit()
+            finally:
+                if pending is not None and tx.commit in pending:
+                    pending.remove(tx.commit)
+                if lent is None:
+                    del leases[connection]
 
-    async def pool(request: HTTPConnection) -> Any:
-        return registry_for(request).pool(name)
+    async def pool(request: HTTPConnection) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+        # Under test isolation a PinnedPool stands in for the pool (same interface).
+        return cast(
+            "AsyncConnectionPool[AsyncConnection[TupleRow]]", registry_for(request).pool(name)
+        )
 
-    return (
+    return AsyncDependencies(
         _named(connection, "connection", name),
         _named(transaction, "transaction", name),
         _named(pool, "pool", name),
     )
 
 
-def _build_sync(pg: "PGMonkeyFastAPI", name: str) -> Dependencies:
-    registry_for = pg._registry_for
+def build_sync(registry_for: RegistryFor, name: str) -> SyncDependencies:
+    """The sync dependencies of database ``name``; ``registry_for`` finds the request's pools."""
 
-    def connection(request: HTTPConnection) -> Iterator[Any]:
-        with registry_for(request).borrow(name) as conn:  # type: ignore[union-attr]
+    def connection(request: HTTPConnection) -> Iterator[Connection[TupleRow]]:
+        with registry_for(request).borrow_sync(name) as conn:
             yield conn
 
     def transaction(
-        request: HTTPConnection, conn: Annotated[Any, Depends(connection)]
-    ) -> Iterator[Any]:
+        request: HTTPConnection,
+        conn: Annotated[Connection[TupleRow], Depends(connection)],
+    ) -> Iterator[Connection[TupleRow]]:
         tx = SyncTx(conn, use_block=registry_for(request).is_pinned(conn))
         tx.begin()
         pending = request.scope.get(PENDING_KEY)
@@ -92,10 +178,10 @@ def _build_sync(pg: "PGMonkeyFastAPI", name: str) -> Dependencies:
             if pending is not None and commit_later in pending:
                 pending.remove(commit_later)
 
-    async def pool(request: HTTPConnection) -> Any:
-        return registry_for(request).pool(name)
+    async def pool(request: HTTPConnection) -> ConnectionPool[Connection[TupleRow]]:
+        return cast("ConnectionPool[Connection[TupleRow]]", registry_for(request).pool(name))
 
-    return (
+    return SyncDependencies(
         _named(connection, "connection", name),
         _named(transaction, "transaction", name),
         _named(pool, "pool", name),

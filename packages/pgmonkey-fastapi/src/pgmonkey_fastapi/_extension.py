@@ -5,17 +5,29 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
 
 import anyio.to_thread
 from fastapi import Depends
+from psycopg import AsyncConnection, Connection
+from psycopg.rows import TupleRow
+from typing_extensions import Self, TypeVar
 
 from pgmonkey import load_config
 from pgmonkey.errors import ConfigValidationError, DatabaseConnectionError
-from pgmonkey_fastapi import _dependencies
+from pgmonkey_fastapi._dependencies import (
+    AsyncConnectionDependency,
+    AsyncDependencies,
+    AsyncPoolDependency,
+    ConnectionDependency,
+    PoolDependency,
+    SyncDependencies,
+    build_async,
+    build_sync,
+)
 from pgmonkey_fastapi._errors import PGMonkeyFastAPIError
 from pgmonkey_fastapi._middleware import CommitBeforeResponseMiddleware
 from pgmonkey_fastapi._pools import close_async_pool, close_pool, start_async_pool, start_pool
@@ -43,6 +55,40 @@ _CONFIG_KEYS = frozenset(
     }
 )
 _SUPPORTS_SCOPE = "scope" in inspect.signature(Depends).parameters
+
+# The connection type of the dependencies: AsyncConnection (``async_pool``, the default) or
+# Connection (``pool``); the constructor's ``connection_type`` literal selects it.
+_C = TypeVar(
+    "_C",
+    bound="AsyncConnection[Any] | Connection[Any]",
+    default=AsyncConnection[TupleRow],
+)
+_AsyncDep = TypeVar("_AsyncDep")
+_SyncDep = TypeVar("_SyncDep")
+
+
+class _DefaultDependency(Generic[_AsyncDep, _SyncDep]):
+    """``pg.connection``/``transaction``/``pool``: typed by the instance's connection type."""
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(
+        self, obj: PGMonkeyFastAPI[AsyncConnection[TupleRow]], owner: type[Any]
+    ) -> _AsyncDep: ...
+    @overload
+    def __get__(
+        self, obj: PGMonkeyFastAPI[Connection[TupleRow]], owner: type[Any]
+    ) -> _SyncDep: ...
+    def __get__(
+        self, obj: PGMonkeyFastAPI[Any] | None, owner: type[Any]
+    ) -> Self | _AsyncDep | _SyncDep:
+        if obj is None:
+            return self
+        return cast("_AsyncDep | _SyncDep", obj._for("default")[self._index])
 
 
 def _sources(config: Any) -> dict[str, Any]:
@@ -74,7 +120,7 @@ def _sources(config: Any) -> dict[str, Any]:
     return sources
 
 
-class PGMonkeyFastAPI:
+class PGMonkeyFastAPI(Generic[_C]):
     """pgmonkey pools for a FastAPI app, opened and closed by its lifespan.
 
     Pools are created inside the lifespan, one set per app run and per worker process, never
@@ -84,10 +130,11 @@ class PGMonkeyFastAPI:
         >>> from typing import Annotated
         >>> from fastapi import Depends, FastAPI
         >>> from psycopg import AsyncConnection
+        >>> from psycopg.rows import TupleRow
         >>> pg = PGMonkeyFastAPI("config/pg.yaml")
         >>> app = FastAPI(lifespan=pg.lifespan)
-        >>> Conn = Annotated[AsyncConnection, Depends(pg.connection)]
-        >>> Tx = Annotated[AsyncConnection, pg.depends_transaction()]
+        >>> Conn = Annotated[AsyncConnection[TupleRow], Depends(pg.connection)]
+        >>> Tx = Annotated[AsyncConnection[TupleRow], pg.depends_transaction()]
 
     Args:
         config: A configuration file path, a configuration dict, or several databases as
@@ -111,6 +158,43 @@ class PGMonkeyFastAPI:
         pool: Dependency returning the ``default`` pool, to borrow only when needed.
     """
 
+    connection = _DefaultDependency[AsyncConnectionDependency, ConnectionDependency](0)
+    transaction = _DefaultDependency[AsyncConnectionDependency, ConnectionDependency](1)
+    pool = _DefaultDependency[AsyncPoolDependency, PoolDependency](2)
+
+    @overload
+    def __init__(
+        self: PGMonkeyFastAPI[AsyncConnection[TupleRow]],
+        config: str | os.PathLike[str] | Mapping[str, Any],
+        connection_type: Literal["async_pool"] = "async_pool",
+        *,
+        wait: float | None = 10.0,
+        close_timeout: float = 5.0,
+        resolve_env: bool = False,
+        state_key: str = "pgmonkey",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PGMonkeyFastAPI[Connection[TupleRow]],
+        config: str | os.PathLike[str] | Mapping[str, Any],
+        connection_type: Literal["pool"],
+        *,
+        wait: float | None = 10.0,
+        close_timeout: float = 5.0,
+        resolve_env: bool = False,
+        state_key: str = "pgmonkey",
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PGMonkeyFastAPI[Any],
+        config: str | os.PathLike[str] | Mapping[str, Any],
+        connection_type: str,
+        *,
+        wait: float | None = 10.0,
+        close_timeout: float = 5.0,
+        resolve_env: bool = False,
+        state_key: str = "pgmonkey",
+    ) -> None: ...
     def __init__(
         self,
         config: str | os.PathLike[str] | Mapping[str, Any],
@@ -133,9 +217,9 @@ class PGMonkeyFastAPI:
         self.close_timeout = close_timeout
         self.resolve_env = resolve_env
         self.state_key = state_key
-        self._deps: dict[str, _dependencies.Dependencies] = {}
+        self._deps: dict[str, AsyncDependencies | SyncDependencies] = {}
         self._isolation: Any = None
-        self.connection, self.transaction, self.pool = self._for("default")
+        self._for("default")
 
     def __repr__(self) -> str:
         return f"<PGMonkeyFastAPI {sorted(self._sources)} {self.connection_type}>"
@@ -147,29 +231,50 @@ class PGMonkeyFastAPI:
 
     # -- dependencies
 
-    def _for(self, name: str) -> _dependencies.Dependencies:
+    def _for(self, name: str) -> AsyncDependencies | SyncDependencies:
         deps = self._deps.get(name)
         if deps is None:
             if name not in self._sources:
                 raise PGMonkeyFastAPIError(
                     f"unknown database {name!r}; configured: {', '.join(map(repr, self._sources))}"
                 )
-            deps = self._deps[name] = _dependencies.build(
-                self, name, asynchronous=self.asynchronous
-            )
+            build = build_async if self.asynchronous else build_sync
+            deps = self._deps[name] = build(self._registry_for, name)
         return deps
 
-    def connection_for(self, name: str) -> Callable[..., Any]:
+    @overload
+    def connection_for(
+        self: PGMonkeyFastAPI[AsyncConnection[TupleRow]], name: str
+    ) -> AsyncConnectionDependency: ...
+    @overload
+    def connection_for(
+        self: PGMonkeyFastAPI[Connection[TupleRow]], name: str
+    ) -> ConnectionDependency: ...
+    def connection_for(self, name: str) -> AsyncConnectionDependency | ConnectionDependency:
         """The ``connection`` dependency of database ``name`` (the same object on each call)."""
-        return self._for(name)[0]
+        return self._for(name).connection
 
-    def transaction_for(self, name: str) -> Callable[..., Any]:
+    @overload
+    def transaction_for(
+        self: PGMonkeyFastAPI[AsyncConnection[TupleRow]], name: str
+    ) -> AsyncConnectionDependency: ...
+    @overload
+    def transaction_for(
+        self: PGMonkeyFastAPI[Connection[TupleRow]], name: str
+    ) -> ConnectionDependency: ...
+    def transaction_for(self, name: str) -> AsyncConnectionDependency | ConnectionDependency:
         """The ``transaction`` dependency of database ``name`` (the same object on each call)."""
-        return self._for(name)[1]
+        return self._for(name).transaction
 
-    def pool_for(self, name: str) -> Callable[..., Any]:
+    @overload
+    def pool_for(
+        self: PGMonkeyFastAPI[AsyncConnection[TupleRow]], name: str
+    ) -> AsyncPoolDependency: ...
+    @overload
+    def pool_for(self: PGMonkeyFastAPI[Connection[TupleRow]], name: str) -> PoolDependency: ...
+    def pool_for(self, name: str) -> AsyncPoolDependency | PoolDependency:
         """The ``pool`` dependency of database ``name`` (the same object on each call)."""
-        return self._for(name)[2]
+        return self._for(name).pool
 
     def depends_transaction(self, name: str = "default") -> Any:
         """``Depends(pg.transaction_for(name))`` that commits before the response.
@@ -178,9 +283,10 @@ class PGMonkeyFastAPI:
         plain ``Depends`` is returned: combine it with :meth:`init_app` (or
         :class:`CommitBeforeResponseMiddleware`) to commit before the response there too.
         """
+        transaction = self._for(name).transaction
         if _SUPPORTS_SCOPE:
-            return Depends(self.transaction_for(name), scope="function")  # type: ignore[call-arg,unused-ignore]
-        return Depends(self.transaction_for(name))
+            return Depends(transaction, scope="function")  # type: ignore[call-arg,unused-ignore]
+        return Depends(transaction)
 
     def _registry_for(self, request: HTTPConnection) -> PoolRegistry:
         state = request.scope.get("state")

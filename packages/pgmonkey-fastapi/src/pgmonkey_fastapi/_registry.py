@@ -6,18 +6,25 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio.to_thread
+from psycopg import AsyncConnection, Connection
+from psycopg.rows import TupleRow
 
 from pgmonkey_fastapi._isolation import AsyncPin, SyncPin
 from pgmonkey_fastapi._pools import close_async_pool, close_pool
 from pgmonkey_fastapi._txn import borrow_async, borrow_sync
 
-if TYPE_CHECKING:
-    from pgmonkey_fastapi._extension import PGMonkeyFastAPI
+__all__ = ["PinnedPool", "PoolRegistry"]
 
-__all__ = ["PoolRegistry"]
+
+class _Owner(Protocol):
+    """What a registry needs of the extension that opened it: its test isolation state."""
+
+    _isolation: Any  # the active pgmonkey_fastapi.testing.Isolation, or None
+
+    def _isolation_register(self, registry: PoolRegistry, /) -> None: ...
 
 
 class PoolRegistry(Mapping[str, Any]):
@@ -29,7 +36,7 @@ class PoolRegistry(Mapping[str, Any]):
     ``connection_type="pool"``).
     """
 
-    def __init__(self, owner: PGMonkeyFastAPI, pools: dict[str, Any], *, asynchronous: bool):
+    def __init__(self, owner: _Owner, pools: dict[str, Any], *, asynchronous: bool):
         self._owner = owner
         self._pools = pools
         self.asynchronous = asynchronous
@@ -54,16 +61,29 @@ class PoolRegistry(Mapping[str, Any]):
 
     def borrow(self, name: str) -> AbstractAsyncContextManager[Any] | AbstractContextManager[Any]:
         """A context manager lending one connection of ``name`` (async or sync by mode)."""
+        return self.borrow_async(name) if self.asynchronous else self.borrow_sync(name)
+
+    def borrow_async(
+        self, name: str, *, shield: bool = True
+    ) -> AbstractAsyncContextManager[AsyncConnection[TupleRow]]:
+        """``async with``: one connection of ``name`` (``async_pool`` mode).
+
+        Its return to the pool is shielded from cancellation; ``shield=False`` is for callers
+        whose exit is shielded already.
+        """
         if self._owner._isolation is not None:
-            if self.asynchronous:
-                return self._borrow_pinned_async(name)
+            return self._borrow_pinned_async(name)
+        return borrow_async(self._pools[name], shield=shield)
+
+    def borrow_sync(self, name: str) -> AbstractContextManager[Connection[TupleRow]]:
+        """``with``: one connection of ``name`` (``pool`` mode)."""
+        if self._owner._isolation is not None:
             return self._borrow_pinned(name)
-        pool = self._pools[name]
-        return borrow_async(pool) if self.asynchronous else borrow_sync(pool)
+        return borrow_sync(self._pools[name])
 
     def is_pinned(self, conn: Any) -> bool:
         """Whether ``conn`` is a pinned test connection (transactions become savepoints)."""
-        return any(pin.conn is conn for pin in self._pins.values())
+        return bool(self._pins) and any(pin.conn is conn for pin in self._pins.values())
 
     def pool(self, name: str) -> Any:
         """The pool of ``name``, or a stand-in lending the pinned connection under isolation."""
@@ -72,7 +92,7 @@ class PoolRegistry(Mapping[str, Any]):
         return self._pools[name]
 
     @asynccontextmanager
-    async def _borrow_pinned_async(self, name: str) -> AsyncIterator[Any]:
+    async def _borrow_pinned_async(self, name: str) -> AsyncIterator[AsyncConnection[TupleRow]]:
         pin = self._pins.get(name)
         if pin is None:
             async with self._pin_lock:
@@ -83,7 +103,7 @@ class PoolRegistry(Mapping[str, Any]):
         async with pin.borrow() as conn:
             yield conn
 
-    def _borrow_pinned(self, name: str) -> AbstractContextManager[Any]:
+    def _borrow_pinned(self, name: str) -> AbstractContextManager[Connection[TupleRow]]:
         with self._pin_lock:
             pin = self._pins.get(name)
             if pin is None:

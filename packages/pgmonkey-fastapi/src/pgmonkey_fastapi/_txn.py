@@ -1,7 +1,8 @@
 """Borrowing a connection and running a request's transaction on it (private).
 
-The cleanup paths run in a shielded cancel scope: when a client disconnects or the request
-task is cancelled, the rollback and the return to the pool still happen, so no session is left
+The cleanup paths run shielded from cancellation (FastAPI's own shield around a dependency's
+exit where FastAPI has one, else ours): when a client disconnects or the request task is
+cancelled, the rollback and the return to the pool still happen, so no session is left
 ``idle in transaction`` and the pool never loses track of a connection.
 """
 
@@ -18,6 +19,7 @@ from contextlib import (
 from typing import Any
 
 import anyio
+import fastapi.concurrency
 from psycopg import AsyncConnection, Connection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -28,12 +30,19 @@ __all__ = ["AsyncTx", "SyncTx", "borrow_async", "borrow_sync"]
 
 _IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
+EXITS_SHIELDED = hasattr(fastapi.concurrency, "_asynccontextmanager_with_shielded_exit")
+"""Whether FastAPI runs the exit of ``yield`` dependencies shielded from cancellation itself.
+
+Newer FastAPI versions do; then the cleanup below skips its own cancel scope (a few dozen
+function calls per request). Older ones, or a renamed helper, keep our shield.
+"""
+
 
 async def _discard_async(conn: AsyncConnection[Any]) -> None:
     """Leave ``conn`` idle (rolled back) or closed, never in a transaction."""
     if conn.closed:
         return
-    status = conn.info.transaction_status
+    status = conn.pgconn.transaction_status
     if status in _IN_TRANSACTION:
         try:
             await conn.rollback()
@@ -48,7 +57,7 @@ async def _discard_async(conn: AsyncConnection[Any]) -> None:
 def _discard_sync(conn: Connection[Any]) -> None:
     if conn.closed:
         return
-    status = conn.info.transaction_status
+    status = conn.pgconn.transaction_status
     if status in _IN_TRANSACTION:
         try:
             conn.rollback()
@@ -61,21 +70,30 @@ def _discard_sync(conn: Connection[Any]) -> None:
 
 
 @asynccontextmanager
-async def borrow_async(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConnection[Any]]:
-    """Check out a connection: commit on success, roll back on any exception, always return."""
+async def borrow_async(
+    pool: AsyncConnectionPool[Any], *, shield: bool = True
+) -> AsyncIterator[AsyncConnection[Any]]:
+    """Check out a connection: commit on success, roll back on any exception, always return.
+
+    ``shield=False`` only where the caller already shields the exit (a dependency's exit,
+    when :data:`EXITS_SHIELDED`).
+    """
     conn = await pool.getconn()
     try:
         yield conn
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await _discard_async(conn)
-        raise
-    else:
         await conn.commit()
     finally:
-        with anyio.CancelScope(shield=True):
-            await _discard_async(conn)
-            await pool.putconn(conn)
+        if not shield:
+            await _give_back_async(pool, conn)
+        else:
+            with anyio.CancelScope(shield=True):
+                await _give_back_async(pool, conn)
+
+
+async def _give_back_async(pool: AsyncConnectionPool[Any], conn: AsyncConnection[Any]) -> None:
+    if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+        await _discard_async(conn)
+    await pool.putconn(conn)
 
 
 @contextmanager
@@ -84,13 +102,10 @@ def borrow_sync(pool: ConnectionPool[Any]) -> Iterator[Connection[Any]]:
     conn = pool.getconn()
     try:
         yield conn
-    except BaseException:
-        _discard_sync(conn)
-        raise
-    else:
         conn.commit()
     finally:
-        _discard_sync(conn)
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+            _discard_sync(conn)
         pool.putconn(conn)
 
 
@@ -134,11 +149,17 @@ class AsyncTx:
         if self.done:
             return
         self.done = True
-        with anyio.CancelScope(shield=True):
-            if self._block is not None:
-                await self._block.__aexit__(type(exc), exc, exc.__traceback__)
-            else:
-                await _discard_async(self.conn)
+        if EXITS_SHIELDED:
+            await self._roll_back(exc)
+        else:
+            with anyio.CancelScope(shield=True):
+                await self._roll_back(exc)
+
+    async def _roll_back(self, exc: BaseException) -> None:
+        if self._block is not None:
+            await self._block.__aexit__(type(exc), exc, exc.__traceback__)
+        else:
+            await _discard_async(self.conn)
 
 
 class SyncTx:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 import psycopg
@@ -15,10 +15,20 @@ from pgmonkey.config import redact_text
 from pgmonkey.errors import PgMonkeyError
 
 if TYPE_CHECKING:
-    from pgmonkey_flask._extension import PGMonkey
+    from flask import Flask
+
     from pgmonkey_flask._state import AppState
 
 __all__ = ["make_cli"]
+
+
+class _Extension(Protocol):
+    """What the commands use of the ``PGMonkey`` extension they are bound to."""
+
+    def _state(self, app: Flask | None = None, *, what: str = "pg") -> AppState: ...
+
+    def connection(self, name: str = ..., /) -> psycopg.Connection[Any]: ...
+
 
 _NAME_HELP = "Only this database (default: every configured database)."
 
@@ -30,7 +40,7 @@ def _names(state: AppState, name: str | None) -> list[str]:
     return [name]
 
 
-def make_cli(pg: PGMonkey) -> click.Group:
+def make_cli(pg: _Extension) -> click.Group:
     """The ``pgmonkey`` command group bound to ``pg``."""
     group = AppGroup("pgmonkey", help="pgmonkey: check and inspect the app's databases.")
 

@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pgmonkey.errors import PoolExhaustedError
 from pgmonkey_flask import _pools
+from pgmonkey_flask._cli import make_cli
 from pgmonkey_flask._errors import PGMonkeyFlaskError
 from pgmonkey_flask._isolation import Isolation
 from pgmonkey_flask._settings import DEFAULT, read_settings
@@ -105,8 +106,6 @@ class PGMonkey:
         app.extensions[EXTENSION_KEY] = state
         app.after_request(self._after_request)
         app.teardown_appcontext(self._teardown)
-        from pgmonkey_flask._cli import make_cli
-
         if "pgmonkey" not in app.cli.commands:
             app.cli.add_command(make_cli(self))
 

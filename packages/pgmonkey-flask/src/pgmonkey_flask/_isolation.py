@@ -28,11 +28,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
+
+if TYPE_CHECKING:
+    from typing_extensions import LiteralString
 
 logger = logging.getLogger("pgmonkey.flask")
 
@@ -62,7 +65,7 @@ class PinnedConnection:
             setattr(conn, method, getattr(self, f"_{method}"))
 
     # -- savepoints -------------------------------------------------------------------------
-    def _exec(self, template: str, name: str) -> None:
+    def _exec(self, template: LiteralString, name: str) -> None:
         self.conn.execute(sql.SQL(template).format(sql.Identifier(name)))
 
     def _savepoint(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgmonkey_cli._server.hba import HbaClient, HbaRule, first_match
 from pgmonkey_cli._server.recommend import (
@@ -23,6 +23,9 @@ from pgmonkey_cli._server.recommend import (
     SettingAdvice,
     recommend,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import LiteralString
 
 __all__ = ["AuditResult", "HbaVerdict", "SettingStatus", "run_audit"]
 
@@ -38,11 +41,11 @@ _SETTINGS = (
     "password_encryption",
     "unix_socket_directories",
 )
-_HBA_QUERY = (
+_HBA_QUERY: LiteralString = (
     "SELECT line_number, type, database, user_name, address, netmask, auth_method, options,"
     " error FROM pg_hba_file_rules ORDER BY "
 )
-_HBA_QUERIES = {
+_HBA_QUERIES: dict[str, LiteralString] = {
     "rule_number": _HBA_QUERY + "rule_number",  # PostgreSQL 16+: include files
     "line_number": _HBA_QUERY + "line_number",
 }

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from pgmonkey_cli._transfer._connect import driver_log_demoted, lookup_relation, messenger
 from pgmonkey_cli._transfer._errors import (
@@ -511,7 +511,8 @@ def _create_table(
 
     ident = sql.Identifier(*(p for p in (schema, table) if p is not None))
     definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+        # Type names are the user's or the inference's (sql.SQL is typed for literals).
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(cast(Any, t)))
         for c, t in zip(columns, types, strict=True)
     )
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, definitions))

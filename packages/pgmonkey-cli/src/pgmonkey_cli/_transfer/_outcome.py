@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
+    from typing_extensions import LiteralString
 
 __all__ = [
     "STATUS_WAIT",
@@ -75,13 +76,13 @@ class Resolution:
     reason: str = ""
 
 
-_SYSTEM_ID = (
+_SYSTEM_ID: LiteralString = (
     "CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'execute') "
     "THEN (SELECT system_identifier FROM pg_catalog.pg_control_system())::text END"
 )
 
 
-def _functions(conn: psycopg.Connection[Any]) -> tuple[str, str]:
+def _functions(conn: psycopg.Connection[Any]) -> tuple[LiteralString, LiteralString]:
     """(current id, status) SQL for the server's version (PostgreSQL 13 renamed them)."""
     if conn.info.server_version >= 130000:
         return (

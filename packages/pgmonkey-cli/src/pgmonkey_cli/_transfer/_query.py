@@ -22,7 +22,7 @@ the query manages to change in the database (a temporary table, a large object) 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pgmonkey_cli._transfer._errors import ExportDataError, TransferUsageError
 
@@ -81,7 +81,8 @@ def checked_query(conn: psycopg.Connection[Any], query: str) -> Any:
         detail = "" if error.diag.sqlstate == _SYNTAX_ERROR else f": {_describe(error)}"
         raise QueryRefusedError(_READ_ONLY.format(detail=detail))
     # Newlines: a trailing -- comment in the text ends before the closing parenthesis.
-    return sql.SQL("(\n{}\n)").format(sql.SQL(text))
+    # The user's own SQL, checked above and run read-only: sql.SQL is typed for literals.
+    return sql.SQL("(\n{}\n)").format(sql.SQL(cast(Any, text)))
 
 
 def _parse(conn: psycopg.Connection[Any], text: str) -> tuple[psycopg.Error | None, int, int]:

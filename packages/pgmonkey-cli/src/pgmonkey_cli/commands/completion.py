@@ -33,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pgmonkey_cli._app import build_parser
     from pgmonkey_cli._completion import render
 
-    print(render(args.shell, build_parser()), end="")
+    print(render(args.shell, args.root_parser), end="")
     return 0

@@ -440,7 +440,7 @@ class AsyncConnectionPool(_AsyncBlocks):
             self._open_lock = None
         if pool is None:
             return
-        idle = list(getattr(pool, "_pool", ()))
+        idle: list[psycopg.AsyncConnection[Any]] = list(getattr(pool, "_pool", ()))
         # Its worker tasks are being cancelled too: close() stops them for good (even one
         # that swallowed its cancellation). Waiting for them may end in CancelledError
         # before close() reaches the idle connections (psycopg_pool >= 3.3): close those here.

@@ -34,17 +34,22 @@ class ServerBase:
     """Shared behaviour of the test servers (not meant to be instantiated directly).
 
     Subclasses provide ``host``, ``port``, ``superuser``, ``password``, ``roles`` and the
-    two hooks :meth:`_tcp_params` and :meth:`_socket_host`.
+    three hooks :meth:`_superuser_password`, :meth:`_tcp_params` and :meth:`_socket_host`.
+    (``password`` is not declared here: a subclass may narrow it to ``str``, which a mutable
+    attribute of the base would not allow.)
     """
 
     host: str
     port: int
     superuser: str
-    password: str | None
     roles: dict[str, str | None]
     default_dbname: str = "postgres"
 
     # -- hooks
+
+    def _superuser_password(self) -> str | None:
+        """The superuser's password (``None``: unknown, libpq may find one elsewhere)."""
+        raise NotImplementedError
 
     def _tcp_params(self, *, ssl: bool | None, user: str, password: str | None) -> dict[str, Any]:
         """Libpq parameters (other than user, password, dbname) for a TCP connection."""
@@ -86,7 +91,7 @@ class ServerBase:
         if user is None:
             user = self.superuser
             if password is None:
-                password = self.password
+                password = self._superuser_password()
         elif password is None:
             password = self.roles.get(user)
         settings: dict[str, Any] = {"user": user}

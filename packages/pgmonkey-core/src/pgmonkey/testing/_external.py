@@ -100,6 +100,9 @@ class ExternalServer(ServerBase):
 
     # -- ServerBase hooks
 
+    def _superuser_password(self) -> str | None:
+        return self.password
+
     def _tcp_params(self, *, ssl: bool | None, user: str, password: str | None) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, **self.params}
 

@@ -374,8 +374,9 @@ def _launch(
             f"(Debian/Ubuntu: 'apt-get install pgbouncer') or set {ENV_PGBOUNCER}"
         )
     known: dict[str, str] = {}
-    if server.password is not None:
-        known[server.superuser] = server.password
+    superuser_password = server._superuser_password()
+    if superuser_password is not None:
+        known[server.superuser] = superuser_password
     known.update({name: pw for name, pw in server.roles.items() if pw is not None})
     known.update(users or {})
     workdir = Path(tempfile.mkdtemp(prefix="pgmonkey-bouncer-"))

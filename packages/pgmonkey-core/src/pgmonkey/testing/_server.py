@@ -125,6 +125,9 @@ class PostgresServer(ServerBase):
 
     # -- configurations
 
+    def _superuser_password(self) -> str | None:
+        return self.password
+
     def _tcp_params(self, *, ssl: bool | None, user: str, password: str | None) -> dict[str, Any]:
         use_ssl = self.certificates is not None if ssl is None else ssl
         if not use_ssl:
