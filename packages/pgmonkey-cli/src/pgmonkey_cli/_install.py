@@ -44,9 +44,9 @@ def damaged_core() -> str | None:
     except metadata.PackageNotFoundError:
         return f"pgmonkey-core is not installed\n  fix: {FIX}"
     missing = [
-        str(file)
-        for file in dist.files or ()
-        if file.suffix == ".py" and not Path(str(dist.locate_file(file))).exists()
+        name
+        for name in _recorded_files(dist)
+        if name.endswith(".py") and not Path(str(dist.locate_file(name))).exists()
     ]
     if not missing:
         return None
@@ -56,6 +56,18 @@ def damaged_core() -> str | None:
         " (`pip uninstall pgmonkey` deletes the files the old distribution shared with it)"
         f"\n  fix: {FIX}"
     )
+
+
+def _recorded_files(dist: metadata.Distribution) -> list[str]:
+    """Every path the installer recorded for ``dist`` (its RECORD file).
+
+    Not ``dist.files``: since Python 3.12 it leaves out the files that no longer exist, which
+    are exactly the ones this check looks for.
+    """
+    import csv
+
+    record = dist.read_text("RECORD") or ""
+    return [row[0] for row in csv.reader(record.splitlines()) if row]
 
 
 def psycopg_problem() -> Exception | None:
