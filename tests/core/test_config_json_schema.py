@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -135,15 +133,3 @@ AGREEMENT = [
 def test_schema_and_loader_agree(cfg: dict[str, Any], valid: bool) -> None:
     assert _loader_accepts(cfg) is valid
     assert _schema_accepts(cfg) is valid
-
-
-def test_the_cli_prints_the_same_schema() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pgmonkey_cli", "pgconfig", "schema"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (proc.returncode, proc.stderr) == (0, "")
-    assert json.loads(proc.stdout) == json_schema()
