@@ -257,7 +257,9 @@ def test_help_lists_the_hyphenated_spelling_first(
 ) -> None:
     # The 3.x spelling with an underscore keeps working; the help leads with the usual one.
     proc = run_pgmonkey(command, "--help")
-    assert f"--{flag}-file {flag.upper()}_FILE, --{flag}_file {flag.upper()}_FILE" in proc.stdout
+    # Python 3.13 writes the metavar once ("--a, --b X"), older ones after each spelling.
+    (line,) = [ln.strip() for ln in proc.stdout.splitlines() if f"--{flag}_file" in ln]
+    assert line.startswith(f"--{flag}-file")
     usage = proc.stdout.split("\n\n")[0]
     assert f"--{flag}-file" in usage
     assert f"--{flag}_file" not in usage
