@@ -7,45 +7,35 @@ readiness recovers once it is back, through the test client and under gunicorn.
 
 from __future__ import annotations
 
-import http.client
 import json
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from pgmonkey.testing import PostgresServer, start_server
+from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey, PGMonkeyFlaskError, health_blueprint
+from tests._health import STATS, assert_outage_cycle, eventually_ready, http_get
 from tests.ext_flask.conftest import Database, make_database
 from tests.ext_flask.test_gunicorn import free_port
 
-STATS = {"pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting"}
-
-
-@pytest.fixture(scope="module")
-def own_server() -> Iterator[PostgresServer]:
-    with start_server() as server:
-        yield server
-
 
 @pytest.fixture
-def own_db(own_server: PostgresServer) -> Iterator[Database]:
-    if not own_server.running:
-        own_server.start()
-    own_server.create_database("health")
+def own_db(running_health_server: PostgresServer) -> Iterator[Database]:
+    running_health_server.create_database("health")
     try:
-        yield make_database(own_server, "health")
+        yield make_database(running_health_server, "health")
     finally:
-        if not own_server.running:
-            own_server.start()
-        own_server.drop_database("health")
+        if not running_health_server.running:
+            running_health_server.start()
+        running_health_server.drop_database("health")
 
 
 @pytest.fixture
@@ -57,17 +47,6 @@ def app(own_db: Database) -> Iterator[Flask]:
     app.register_blueprint(health_blueprint(pg, timeout=1))
     yield app
     pg.close(app)
-
-
-def eventually_ready(fetch: Callable[[], tuple[int, dict[str, Any]]]) -> dict[str, Any]:
-    """Poll readiness after a restart: the pool reconnects on its own backoff schedule."""
-    deadline = time.monotonic() + 60
-    while True:
-        status, body = fetch()
-        if status == 200 or time.monotonic() > deadline:
-            assert status == 200, body
-            return body
-        time.sleep(0.2)
 
 
 def get(app: Flask, path: str) -> tuple[int, dict[str, Any]]:
@@ -173,16 +152,6 @@ APP_MODULE = textwrap.dedent(
 )
 
 
-def http_get(port: int, path: str) -> tuple[int, dict[str, Any]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
 def wait_until_serving(port: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -215,16 +184,7 @@ def test_gunicorn_serves_health_through_an_outage(own_db: Database, tmp_path: Pa
     )
     try:
         wait_until_serving(port, proc)
-        status, body = http_get(port, "/readyz")
-        assert (status, body["status"]) == (200, "ok"), body
-        assert set(body["pool"]) >= STATS
-        own_db.server.stop()
-        status, body = http_get(port, "/readyz")
-        assert (status, body["status"]) == (503, "unavailable"), body
-        assert "reason" in body
-        assert http_get(port, "/healthz") == (200, {"status": "ok"})
-        own_db.server.start()
-        assert eventually_ready(lambda: http_get(port, "/readyz"))["status"] == "ok"
+        assert_outage_cycle(own_db.server, lambda path: lambda: http_get(port, path))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -113,7 +113,7 @@ def _reason(exc: BaseException, timeout: float) -> str:
         return f"the database could not be reached ({kind})"
     if isinstance(exc, psycopg.OperationalError):
         return f"the database connection failed ({kind})"
-    if isinstance(exc, (psycopg.Error, PgMonkeyError)):
+    if isinstance(exc, psycopg.Error):
         return f"the readiness query failed ({kind})"
     return f"the readiness check failed ({kind})"
 
@@ -125,6 +125,7 @@ def unavailable(
     timeout: float = DEFAULT_TIMEOUT,
     pool: Mapping[str, int] | None = None,
     config: Any = None,
+    reason: str | None = None,
 ) -> Readiness:
     """A failed :class:`Readiness` for ``exc``, logging the redacted error text.
 
@@ -135,6 +136,8 @@ def unavailable(
         pool: The pool's statistics, if a pool exists.
         config: The configuration the error text may quote (its secrets are masked in the
             log record).
+        reason: The reason to report, instead of the one derived from the type of ``exc``
+            (it must not quote secrets either).
     """
     logger.warning(
         "readiness check of %r failed: %s: %s",
@@ -142,7 +145,7 @@ def unavailable(
         type(exc).__name__,
         redact_text(str(exc), config),
     )
-    return Readiness(False, database, _reason(exc, timeout), pool)
+    return Readiness(False, database, reason or _reason(exc, timeout), pool)
 
 
 def _stats(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> dict[str, int]:
