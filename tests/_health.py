@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +78,42 @@ def assert_outage_cycle(server: PostgresServer, fetch: Callable[[str], Fetch]) -
     assert fetch("/healthz")() == (200, {"status": "ok"})
     server.start()
     assert eventually_ready(fetch("/readyz"))["status"] == "ok"
+
+
+def serve_through_outage(
+    server: PostgresServer,
+    command: list[str],
+    port: int,
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stop_signal: int = signal.SIGTERM,
+) -> None:
+    """Run ``command`` (a server of the app on ``port``) through :func:`assert_outage_cycle`.
+
+    Waits until ``/healthz`` answers, runs the cycle over HTTP, then stops the process with
+    ``stop_signal``: it must exit with status 0 and print no traceback.
+    """
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                http_get(port, "/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not answer in time"
+                time.sleep(0.2)
+        assert_outage_cycle(server, lambda path: lambda: http_get(port, path))
+    finally:
+        proc.send_signal(stop_signal)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output, output

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ import pytest
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_django import database_config
-from tests._health import STATS, assert_outage_cycle, http_get
+from tests._health import STATS, assert_outage_cycle, serve_through_outage
 from tests.ext_django.conftest import (
     POOLING,
     Project,
@@ -142,26 +139,4 @@ def test_gunicorn_serves_health_through_an_outage(
         "--threads", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
         "tests.ext_django.project.wsgi:application",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                http_get(port, "/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        assert_outage_cycle(running_health_server, lambda path: lambda: http_get(port, path))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+    serve_through_outage(running_health_server, command, port, cwd=ROOT, env=env)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from fastapi import FastAPI
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_fastapi import PGMonkeyFastAPI, PGMonkeyFastAPIError, health_router
-from tests._health import STATS, assert_outage_cycle, http_get
+from tests._health import STATS, assert_outage_cycle, serve_through_outage
 
 from .conftest import ClientFactory, TestClient
 from .test_uvicorn import _free_port
@@ -132,27 +130,9 @@ def test_uvicorn_serves_health_through_an_outage(
 ) -> None:
     (tmp_path / "health_app.py").write_text(APP_MODULE)
     port = _free_port()
-    log = tmp_path / "uvicorn.log"
     env = {**os.environ, "PGMONKEY_TEST_CONFIG": json.dumps(cfg)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "health_app:app", "--port", str(port),
-             "--app-dir", str(tmp_path)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "Application startup complete" not in log.read_text():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        assert_outage_cycle(running_health_server, lambda path: lambda: http_get(port, path))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, log.read_text()
-    assert "Traceback" not in log.read_text(), log.read_text()
+    command = [sys.executable, "-m", "uvicorn", "health_app:app", "--port", str(port),
+               "--app-dir", str(tmp_path)]  # fmt: skip
+    serve_through_outage(
+        running_health_server, command, port, cwd=tmp_path, env=env, stop_signal=signal.SIGINT
+    )

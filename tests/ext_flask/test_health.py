@@ -8,11 +8,8 @@ readiness recovers once it is back, through the test client and under gunicorn.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from flask import Flask
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey, PGMonkeyFlaskError, health_blueprint
-from tests._health import STATS, assert_outage_cycle, eventually_ready, http_get
+from tests._health import STATS, eventually_ready, serve_through_outage
 from tests.ext_flask.conftest import Database, make_database
 from tests.ext_flask.test_gunicorn import free_port
 
@@ -152,19 +149,6 @@ APP_MODULE = textwrap.dedent(
 )
 
 
-def wait_until_serving(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            http_get(port, "/healthz")
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("gunicorn did not answer in time")
-
-
 @pytest.mark.slow
 def test_gunicorn_serves_health_through_an_outage(own_db: Database, tmp_path: Path) -> None:
     (tmp_path / "cfg.json").write_text(json.dumps(own_db.config(min_size=1, max_size=2)))
@@ -179,18 +163,4 @@ def test_gunicorn_serves_health_through_an_outage(own_db: Database, tmp_path: Pa
         "--log-level=warning",
         "healthapp:app",
     ]
-    proc = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        wait_until_serving(port, proc)
-        assert_outage_cycle(own_db.server, lambda path: lambda: http_get(port, path))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+    serve_through_outage(own_db.server, command, port, cwd=tmp_path)
