@@ -154,6 +154,39 @@ SCRIPTS: dict[str, Script] = {
     ),
     "flask/app.py": Script(stdout=[r"^\{'id': 1\}$", r"^\[\{'id': 1, 'text': 'hello'\}\]$"]),
     "flask/test_app.py": Script(stdout=[r"2 passed"], runner=PYTEST_RUNNER),
+    "flask/health.py": Script(stdout=[r"^200 \{'status': 'ok'\}$", r"^200 ok \d+$"]),
+    "fastapi/health.py": Script(
+        stdout=[r"^200 \{'status': 'ok'\}$", r"^200 ok default True$"],
+        runner=(
+            "import asyncio, sys; sys.path.insert(0, '.'); from health import app\n"
+            "from pgmonkey_fastapi.testing import client\n"
+            "async def main():\n"
+            "    async with client(app) as http:\n"
+            "        r = await http.get('/healthz'); print(r.status_code, r.json())\n"
+            "        r = await http.get('/readyz'); body = r.json()\n"
+            "        print(r.status_code, body['status'], body['database'],\n"
+            "              'pool_size' in body['pool'])\n"
+            "asyncio.run(main())"
+        ),
+        prepare=_copy_example("fastapi", "health.py"),
+    ),
+    "django/health.py": Script(
+        stdout=[
+            r"^/healthz 200 \{'status': 'ok'\}$",
+            r"^/readyz 200 ok$",
+            r"^/ops/readyz 200 ok$",
+        ],
+        runner=(
+            "import os, sys; sys.path.insert(0, '.');"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'health';"
+            "import django; django.setup();"
+            "from django.db import connections; from django.test import Client;"
+            "[print(p, r.status_code, r.json() if p == '/healthz' else r.json()['status'])"
+            " for p in ('/healthz', '/readyz', '/ops/readyz') for r in [Client().get(p)]];"
+            "connections.close_all()"
+        ),
+        prepare=_copy_example("django", "health.py"),
+    ),
     "django/settings.py": Script(
         stdout=[r"'ENGINE': 'django.db.backends.postgresql'", r"statement_timeout"],
         runner=(

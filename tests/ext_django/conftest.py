@@ -22,6 +22,7 @@ import yaml
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_django._compat import pool_unavailable_reason
+from tests._health import health_server, running_health_server  # noqa: F401  (fixtures)
 from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 PROJECT_SETTINGS = "tests.ext_django.project.settings"

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from pgmonkey_fastapi import testing
+from tests._health import health_server, running_health_server  # noqa: F401  (fixtures)
 from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 with warnings.catch_warnings():

@@ -20,6 +20,7 @@ from flask import Flask, abort, redirect, request
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey
+from tests._health import health_server, running_health_server  # noqa: F401  (fixtures)
 from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 POOL_MAX = 4

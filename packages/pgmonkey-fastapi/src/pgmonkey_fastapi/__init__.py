@@ -24,6 +24,8 @@ FastAPI            plain ``Depends(pg.transaction)``  ``pg.init_app(app)``, or
 >= 0.121           after the response is sent         before the response
 =================  =================================  ====================================
 
+``health_router(pg)`` serves ``/healthz`` and ``/readyz`` (see :mod:`pgmonkey.health`).
+
 "After the response" means a failing COMMIT (a deferred constraint, a serialization
 failure) is only logged while the client already got its 200.
 """
@@ -33,6 +35,7 @@ failure) is only logged while the client already got its 200.
 import pgmonkey.connections  # noqa: F401
 from pgmonkey_fastapi._errors import PGMonkeyFastAPIError
 from pgmonkey_fastapi._extension import PGMonkeyFastAPI
+from pgmonkey_fastapi._health import health_router
 from pgmonkey_fastapi._middleware import CommitBeforeResponseMiddleware
 from pgmonkey_fastapi._registry import PinnedPool, PoolRegistry
 from pgmonkey_fastapi._version import __version__
@@ -44,4 +47,5 @@ __all__ = [
     "PinnedPool",
     "PoolRegistry",
     "__version__",
+    "health_router",
 ]

@@ -22,7 +22,8 @@ Example::
 Connections are borrowed lazily, one per app context and database, and returned at teardown
 (rolled back first if a transaction is still open). Pools are created on first use in each
 process, so ``gunicorn --preload`` is safe. See :class:`PGMonkey` for the configuration keys,
-``PGMonkey.test_isolation()`` for fast isolated tests, and ``flask pgmonkey --help``.
+``PGMonkey.test_isolation()`` for fast isolated tests, :func:`health_blueprint` for
+``/healthz`` and ``/readyz``, and ``flask pgmonkey --help``.
 """
 
 # First: without a libpq wrapper this raises pgmonkey.PsycopgUnavailableError, which says
@@ -30,6 +31,7 @@ process, so ``gunicorn --preload`` is safe. See :class:`PGMonkey` for the config
 import pgmonkey.connections  # noqa: F401
 from pgmonkey_flask._errors import PGMonkeyFlaskError
 from pgmonkey_flask._extension import PGMonkey
+from pgmonkey_flask._health import health_blueprint
 from pgmonkey_flask._version import __version__
 
-__all__ = ["PGMonkey", "PGMonkeyFlaskError", "__version__"]
+__all__ = ["PGMonkey", "PGMonkeyFlaskError", "__version__", "health_blueprint"]
