@@ -224,3 +224,23 @@ def test_pgmonkey_works_without_opentelemetry(pg_database: dict[str, Any]) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["42", "None"]
+
+
+def test_durations_beyond_the_buffer_are_recorded_at_once(
+    pg_database: dict[str, Any], reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_metrics, "BUFFERED", 3)
+    pool = ConnectionPool(_pool_cfg(pg_database, "pool_settings", "buffered"))
+    try:
+        for _ in range(10):
+            with pool as conn:
+                conn.execute("SELECT 1")
+        recorder = pool._metrics
+        assert recorder is not None
+        assert (len(recorder._waits), len(recorder._uses)) == (3, 3)
+        points = _points(reader)
+        assert (len(recorder._waits), len(recorder._uses)) == (0, 0)
+    finally:
+        pool.disconnect()
+    assert _values(points["db.client.connection.wait_time"], "buffered")[0].count == 10
+    assert _values(points["db.client.connection.use_time"], "buffered")[0].count == 10

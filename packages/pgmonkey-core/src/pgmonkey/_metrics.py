@@ -16,12 +16,20 @@ name or password):
 * ``db.client.connection.timeouts`` (Counter, ``{timeout}``): borrows that timed out;
 * ``db.client.connection.create_time``, ``.wait_time``, ``.use_time`` (Histograms, ``s``):
   timed by the pool's connection class and by pgmonkey's ``with pool`` blocks.
+
+A borrow only appends its two durations to a bounded queue (``deque.append``, thread-safe, no
+lock); the queues are recorded into the histograms when a reader collects (the SDK runs the
+observable callbacks before it aggregates), so the SDK's per-value cost (several µs) is paid
+by the collecting thread, not by the request. Beyond ``BUFFERED`` values between two
+collections (no reader, or a rare one) values are recorded at once: nothing is lost and memory
+stays bounded.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +39,8 @@ __all__ = ["PoolMetrics", "attach", "metrics_of", "set_meter_provider"]
 
 POOL_NAME = "db.client.connection.pool.name"
 STATE = "db.client.connection.state"
+#: Durations a pool keeps per histogram between two collections before recording at once.
+BUFFERED = 65536
 
 _UNSET: Any = object()
 _lock = threading.Lock()
@@ -129,6 +139,8 @@ class _Instruments:
                 yield recorder, pool.get_stats()
 
     def _count(self, _options: Any) -> Iterator[Any]:
+        for recorder in list(self.pools.values()):
+            recorder.flush()
         for recorder, stats in self._open_pools():
             idle = stats.get("pool_available", 0)
             used = max(stats.get("pool_size", 0) - idle, 0)
@@ -155,7 +167,9 @@ class PoolMetrics:
         "_instruments",
         "_timeouts",
         "_use",
+        "_uses",
         "_wait",
+        "_waits",
         "attributes",
         "idle_attributes",
         "used_attributes",
@@ -170,6 +184,8 @@ class PoolMetrics:
         self._use = instruments.use_time.record
         self._create = instruments.create_time.record
         self._timeouts = instruments.timeouts.add
+        self._waits: deque[float] = deque()
+        self._uses: deque[float] = deque()
 
     def bind(self, pool: Any) -> None:
         """Name the points after ``pool.name`` and let the observable instruments read it."""
@@ -181,12 +197,30 @@ class PoolMetrics:
             _by_pool[pool] = self
 
     def waited(self, seconds: float) -> None:
-        """Record the time a borrow waited for a connection."""
-        self._wait(seconds, self.attributes)
+        """Record the time a borrow waited for a connection (at the next collection)."""
+        if len(self._waits) < BUFFERED:
+            self._waits.append(seconds)
+        else:
+            self._wait(seconds, self.attributes)
 
     def used(self, seconds: float) -> None:
-        """Record the time a borrowed connection was held."""
-        self._use(seconds, self.attributes)
+        """Record the time a borrowed connection was held (at the next collection)."""
+        if len(self._uses) < BUFFERED:
+            self._uses.append(seconds)
+        else:
+            self._use(seconds, self.attributes)
+
+    def flush(self) -> None:
+        """Record the queued wait and use times into their histograms."""
+        attributes = self.attributes
+        for queue, record in ((self._waits, self._wait), (self._uses, self._use)):
+            take = queue.popleft
+            while True:
+                try:
+                    value = take()
+                except IndexError:
+                    break
+                record(value, attributes)
 
     def created(self, seconds: float) -> None:
         """Record the time a new connection took to open."""
