@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from pgmonkey import _metrics
-from pgmonkey.connections import AsyncConnectionPool, ConnectionPool
+from pgmonkey.connections import AsyncConnectionPool, ConnectionPool, open_pool
 from pgmonkey.errors import PoolExhaustedError
 
 WORKERS = 8
@@ -244,3 +244,18 @@ def test_durations_beyond_the_buffer_are_recorded_at_once(
         pool.disconnect()
     assert _values(points["db.client.connection.wait_time"], "buffered")[0].count == 10
     assert _values(points["db.client.connection.use_time"], "buffered")[0].count == 10
+
+
+def test_open_pool_takes_the_switch_as_an_override(
+    pg_database: dict[str, Any], reader: InMemoryMetricReader
+) -> None:
+    cfg = _pool_cfg(pg_database, "pool_settings", "blocks", min_size=1, max_size=1)
+    with open_pool(cfg, metrics=False) as quiet:
+        assert _metrics.metrics_of(quiet) is None
+    with open_pool({**cfg, "pool_settings": {**cfg["pool_settings"], "metrics": "off"}}) as off:
+        assert _metrics.metrics_of(off) is None
+    with open_pool(cfg) as pool:
+        assert _metrics.metrics_of(pool) is not None
+        points = _points(reader)
+    assert _values(points["db.client.connection.create_time"], "blocks")[0].count == 1
+    assert _values(points["db.client.connection.count"], "blocks", **{STATE: "idle"})[0].value == 1

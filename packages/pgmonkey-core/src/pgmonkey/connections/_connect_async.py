@@ -71,7 +71,7 @@ async def open_async_pool(
         wait: Check the server and wait for ``min_size`` connections before returning.
         name: The pool's name (default: ``async_pool_settings.name`` or psycopg_pool's).
         **overrides: psycopg_pool constructor arguments that win over ``async_pool_settings``
-            (``check_on_checkout`` is understood too).
+            (``check_on_checkout`` and ``metrics`` are understood too).
 
     Returns:
         The open pool; the caller closes it (``await pool.close()``).
