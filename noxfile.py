@@ -45,6 +45,7 @@ TEST_REQUIREMENTS = [
     "hypothesis>=6.100",
     "cryptography>=41",
     "jsonschema>=4.18",
+    "opentelemetry-sdk>=1.20",
     "psycopg[binary]",
 ]
 FRAMEWORKS = {

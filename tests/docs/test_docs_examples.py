@@ -134,6 +134,18 @@ SCRIPTS: dict[str, Script] = {
         ]
     ),
     "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
+    "operations/metrics.py": Script(
+        stdout=[
+            r"^sum: 4950$",
+            r"^borrows timed: 100$",
+            r"^max: \d+$",
+            r"^metrics: db\.client\.connection\.count\[idle\], "
+            r"db\.client\.connection\.count\[used\], db\.client\.connection\.create_time, "
+            r"db\.client\.connection\.idle\.max, db\.client\.connection\.idle\.min, "
+            r"db\.client\.connection\.max, db\.client\.connection\.pending_requests, "
+            r"db\.client\.connection\.use_time, db\.client\.connection\.wait_time$",
+        ]
+    ),
     "connection-types/two_managers.py": Script(
         stdout=[r"^same pool: True$", r"^still works: True$", r"^closed: True$"]
     ),

@@ -74,6 +74,7 @@ POOL_KEYS: dict[str, str] = {
     "reconnect_timeout": FLOAT,
     "check_on_checkout": BOOL,
     "name": STR,
+    "metrics": BOOL,
 }
 
 #: ``connection_settings`` keys whose kind is not plain text.

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
+from time import perf_counter
 from types import TracebackType
 from typing import Any, ClassVar, cast
 
@@ -18,7 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool as _PsycopgAsyncPool
 from psycopg_pool import PoolClosed, PoolTimeout
 
-from pgmonkey import _lifecycle
+from pgmonkey import _lifecycle, _metrics
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
 from pgmonkey.connections._health import looks_dead
@@ -296,6 +297,7 @@ class AsyncConnectionPool(_AsyncBlocks):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self._pool: _PsycopgAsyncPool[Any] | None = None
+        self._metrics: _metrics.PoolMetrics | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._thread_lock = threading.Lock()
@@ -329,6 +331,7 @@ class AsyncConnectionPool(_AsyncBlocks):
                 raise self._closed_error()
             if self._pool is None:
                 self._pool = await open_async_pool(self.config, wait=wait)
+                self._metrics = _metrics.metrics_of(self._pool)
                 self._opened = True
             return self._pool
 
@@ -349,13 +352,21 @@ class AsyncConnectionPool(_AsyncBlocks):
         pool = self._pool
         if pool is None or self._loop is not _running_loop():
             pool = await self._ensure_pool()
+        metrics = self._metrics
+        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.AsyncConnection[Any] = await pool.getconn()
         except PoolTimeout as exc:
+            if metrics is not None:
+                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        self._blocks.set((*self._blocks.get(), (pool, conn)))
+        if metrics is not None:
+            borrowed = perf_counter()
+            metrics.waited(borrowed - start)
+            start = borrowed
+        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
         return conn
 
     async def __aexit__(
@@ -366,11 +377,13 @@ class AsyncConnectionPool(_AsyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn = stack[-1]
+        pool, conn, metrics, borrowed = stack[-1]
         try:
             await conn.__aexit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             await pool.putconn(conn)
+            if metrics is not None:
+                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 

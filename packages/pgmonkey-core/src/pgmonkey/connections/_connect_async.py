@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pgmonkey import _metrics
 from pgmonkey.config._redact import describe_target
 from pgmonkey.connections._params import (
     connect_error,
@@ -16,7 +17,7 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
-from pgmonkey.connections._pooled import AsyncPooledConnection
+from pgmonkey.connections._pooled import AsyncPooledConnection, timed
 from pgmonkey.connections._pooler import check_for_pooler_async
 from pgmonkey.connections._tls_files import refuse_special_tls_files
 
@@ -70,7 +71,7 @@ async def open_async_pool(
         wait: Check the server and wait for ``min_size`` connections before returning.
         name: The pool's name (default: ``async_pool_settings.name`` or psycopg_pool's).
         **overrides: psycopg_pool constructor arguments that win over ``async_pool_settings``
-            (``check_on_checkout`` is understood too).
+            (``check_on_checkout`` and ``metrics`` are understood too).
 
     Returns:
         The open pool; the caller closes it (``await pool.close()``).
@@ -87,6 +88,7 @@ async def open_async_pool(
         check_connection=AsyncConnectionPool.check_connection,
     )
     refuse_special_tls_files(plan.params)
+    metrics = _metrics.attach(plan.metrics)
     if wait:
         try:
             probe = await psycopg.AsyncConnection.connect(**plan.probe_params, autocommit=True)
@@ -98,9 +100,11 @@ async def open_async_pool(
         "",
         kwargs=plan.kwargs,
         open=False,
-        connection_class=AsyncPooledConnection,
+        connection_class=timed(AsyncPooledConnection, metrics),
         **plan.pool_kwargs,
     )
+    if metrics is not None:
+        metrics.bind(pool)
     try:
         await pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:

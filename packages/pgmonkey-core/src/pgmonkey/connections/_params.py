@@ -292,6 +292,7 @@ class PoolPlan:
         kwargs: The pool's connection arguments (``autocommit`` included when set).
         pool_kwargs: The pool constructor arguments (``check`` included when asked for).
         timeout: Seconds to wait for ``min_size`` connections when opening.
+        metrics: Whether the pool reports OpenTelemetry metrics (the section's ``metrics``).
     """
 
     config: Mapping[str, Any]
@@ -301,6 +302,7 @@ class PoolPlan:
     kwargs: dict[str, Any]
     pool_kwargs: dict[str, Any]
     timeout: float
+    metrics: bool = True
 
     @property
     def probe_params(self) -> dict[str, Any]:
@@ -343,7 +345,8 @@ def plan_pool(
         cfg: A configuration (normalised by ``load_config``, or raw).
         asynchronous: Use ``async_pool_settings``/``async_settings`` instead of the sync ones.
         name: The pool's name (overrides ``name`` in the section).
-        overrides: Constructor arguments that win over the section.
+        overrides: Constructor arguments that win over the section (``metrics`` is
+            understood too).
         check_connection: psycopg_pool's ``check_connection`` of the pool class, used when
             ``check_on_checkout`` is on and no ``check`` is given.
     """
@@ -351,11 +354,13 @@ def plan_pool(
     session = "async_settings" if asynchronous else "sync_settings"
     section = "async_pool_settings" if asynchronous else "pool_settings"
     params, ac, settings = connection_kwargs(config, session=session)
-    pool_kwargs, check = pool_arguments(config, section=section, name=name, overrides=overrides)
+    extra = dict(overrides)
+    metrics = _as_bool(extra.pop("metrics", _section(config, section).get("metrics", True)))
+    pool_kwargs, check = pool_arguments(config, section=section, name=name, overrides=extra)
     kwargs: dict[str, Any] = dict(params)
     if ac:
         kwargs["autocommit"] = True
     if check:
         pool_kwargs.setdefault("check", check_connection)
     timeout = float(pool_kwargs.get("timeout", 30.0))
-    return PoolPlan(config, params, session, settings, kwargs, pool_kwargs, timeout)
+    return PoolPlan(config, params, session, settings, kwargs, pool_kwargs, timeout, metrics)

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping
+from time import perf_counter
 from types import TracebackType
 from typing import Any, ClassVar, cast
 
@@ -13,7 +14,7 @@ import psycopg
 from psycopg_pool import ConnectionPool as _PsycopgPool
 from psycopg_pool import PoolClosed, PoolTimeout
 
-from pgmonkey import _lifecycle
+from pgmonkey import _lifecycle, _metrics
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._health import looks_dead
@@ -238,6 +239,7 @@ class ConnectionPool(_SyncBlocks):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self._pool: _PsycopgPool[Any] | None = None
+        self._metrics: _metrics.PoolMetrics | None = None
         self._open_lock = threading.Lock()
         _lifecycle.track(self)
 
@@ -257,6 +259,7 @@ class ConnectionPool(_SyncBlocks):
                 raise self._closed_error()
             if self._pool is None:
                 self._pool = open_pool(self.config, wait=wait)
+                self._metrics = _metrics.metrics_of(self._pool)
                 self._opened = True
             return self._pool
 
@@ -275,13 +278,21 @@ class ConnectionPool(_SyncBlocks):
 
     def __enter__(self) -> psycopg.Connection[Any]:
         pool = self._pool or self._ensure_pool()
+        metrics = self._metrics
+        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.Connection[Any] = pool.getconn()
         except PoolTimeout as exc:
+            if metrics is not None:
+                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        self._blocks.set((*self._blocks.get(), (pool, conn)))
+        if metrics is not None:
+            borrowed = perf_counter()
+            metrics.waited(borrowed - start)
+            start = borrowed
+        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
         return conn
 
     def __exit__(
@@ -292,11 +303,13 @@ class ConnectionPool(_SyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn = stack[-1]
+        pool, conn, metrics, borrowed = stack[-1]
         try:
             conn.__exit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             pool.putconn(conn)
+            if metrics is not None:
+                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 
@@ -341,6 +354,7 @@ class ConnectionPool(_SyncBlocks):
     def _after_fork_in_child(self) -> None:
         _lifecycle.forget(self._pool)
         self._pool = None
+        self._metrics = None
         self._open_lock = threading.Lock()
         self._blocks.set(())
 

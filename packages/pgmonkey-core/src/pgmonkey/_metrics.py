@@ -1,0 +1,256 @@
+"""OpenTelemetry metrics of pgmonkey's pools, named by the database client semantic conventions.
+
+pgmonkey is an instrumentation library: it uses ``opentelemetry-api`` only (the optional extra
+``pgmonkey-core[otel]``) and reports to the MeterProvider the application configured. When the
+API is not installed, or a pool section says ``metrics: false``, no instrument is created and a
+borrow costs one ``None`` check.
+
+Instruments (attribute ``db.client.connection.pool.name`` on every point; never a DSN, user
+name or password):
+
+* ``db.client.connection.count`` (observable UpDownCounter, ``{connection}``), by
+  ``db.client.connection.state`` = ``idle``/``used``;
+* ``db.client.connection.max``, ``.idle.max``, ``.idle.min`` (observable UpDownCounters,
+  ``{connection}``) and ``.pending_requests`` (``{request}``), read from psycopg_pool's
+  ``get_stats()`` (which resets nothing) when the reader collects;
+* ``db.client.connection.timeouts`` (Counter, ``{timeout}``): borrows that timed out;
+* ``db.client.connection.create_time``, ``.wait_time``, ``.use_time`` (Histograms, ``s``):
+  timed by the pool's connection class and by pgmonkey's ``with pool`` blocks.
+
+A borrow only appends its two durations to a bounded queue (``deque.append``, thread-safe, no
+lock); the queues are recorded into the histograms when a reader collects (the SDK runs the
+observable callbacks before it aggregates), so the SDK's per-value cost (several µs) is paid
+by the collecting thread, not by the request. Beyond ``BUFFERED`` values between two
+collections (no reader, or a rare one) values are recorded at once: nothing is lost and memory
+stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from pgmonkey._version import __version__
+
+__all__ = ["PoolMetrics", "attach", "metrics_of", "set_meter_provider"]
+
+POOL_NAME = "db.client.connection.pool.name"
+STATE = "db.client.connection.state"
+#: Durations a pool keeps per histogram between two collections before recording at once.
+BUFFERED = 65536
+
+_UNSET: Any = object()
+_lock = threading.Lock()
+_provider: Any = None  # an explicit MeterProvider; None: OpenTelemetry's global one
+_instruments: list[tuple[Any, _Instruments]] = []  # (provider, its instruments)
+_by_pool: weakref.WeakKeyDictionary[Any, PoolMetrics] = weakref.WeakKeyDictionary()
+_api: Any = _UNSET
+
+
+def _metrics_api() -> Any:
+    """``opentelemetry.metrics``, or ``None`` when opentelemetry-api is not installed."""
+    global _api
+    if _api is _UNSET:
+        try:
+            from opentelemetry import metrics as api
+        except ImportError:
+            _api = None
+        else:
+            _api = api
+    return _api
+
+
+def set_meter_provider(provider: Any) -> None:
+    """Report the pools opened from now on to ``provider`` (``None``: the global provider).
+
+    Args:
+        provider: An OpenTelemetry ``MeterProvider``, or ``None``.
+    """
+    global _provider
+    with _lock:
+        _provider = provider
+
+
+class _Instruments:
+    """The instruments of one meter, and the pools its observable instruments read."""
+
+    def __init__(self, api: Any, provider: Any) -> None:
+        meter = (
+            api.get_meter("pgmonkey", __version__)
+            if provider is None
+            else provider.get_meter("pgmonkey", __version__)
+        )
+        self.pools: weakref.WeakKeyDictionary[Any, PoolMetrics] = weakref.WeakKeyDictionary()
+        self._observation = api.Observation
+        self.timeouts = meter.create_counter(
+            "db.client.connection.timeouts",
+            unit="{timeout}",
+            description="The number of connection timeouts that have occurred trying to "
+            "obtain a connection from the pool.",
+        )
+        histograms = {
+            "create_time": "The time it took to create a new connection.",
+            "wait_time": "The time it took to obtain an open connection from the pool.",
+            "use_time": "The time between borrowing a connection and returning it to the pool.",
+        }
+        self.create_time, self.wait_time, self.use_time = (
+            meter.create_histogram(f"db.client.connection.{key}", unit="s", description=text)
+            for key, text in histograms.items()
+        )
+        meter.create_observable_up_down_counter(
+            "db.client.connection.count",
+            callbacks=[self._count],
+            unit="{connection}",
+            description="The number of connections that are currently in state described by "
+            "the state attribute.",
+        )
+        gauges = {
+            "max": ("pool_max", "{connection}", "The maximum number of open connections allowed."),
+            "idle.max": (
+                "pool_max",
+                "{connection}",
+                "The maximum number of idle open connections allowed.",
+            ),
+            "idle.min": (
+                "pool_min",
+                "{connection}",
+                "The minimum number of idle open connections allowed.",
+            ),
+            "pending_requests": (
+                "requests_waiting",
+                "{request}",
+                "The number of current pending requests for an open connection.",
+            ),
+        }
+        for suffix, (stat, unit, text) in gauges.items():
+            meter.create_observable_up_down_counter(
+                f"db.client.connection.{suffix}",
+                callbacks=[self._stat_reader(stat)],
+                unit=unit,
+                description=text,
+            )
+
+    def _open_pools(self) -> Iterator[tuple[PoolMetrics, dict[str, int]]]:
+        for pool, recorder in list(self.pools.items()):
+            if not pool.closed:
+                yield recorder, pool.get_stats()
+
+    def _count(self, _options: Any) -> Iterator[Any]:
+        for recorder in list(self.pools.values()):
+            recorder.flush()
+        for recorder, stats in self._open_pools():
+            idle = stats.get("pool_available", 0)
+            used = max(stats.get("pool_size", 0) - idle, 0)
+            yield self._observation(idle, recorder.idle_attributes)
+            yield self._observation(used, recorder.used_attributes)
+
+    def _stat_reader(self, stat: str) -> Any:
+        def read(_options: Any) -> Iterator[Any]:
+            for recorder, stats in self._open_pools():
+                yield self._observation(stats.get(stat, 0), recorder.attributes)
+
+        return read
+
+
+class PoolMetrics:
+    """What one pool records: borrow waits, use times, creations and timeouts.
+
+    Attributes:
+        attributes: ``{"db.client.connection.pool.name": name}``, bound once.
+    """
+
+    __slots__ = (
+        "_create",
+        "_instruments",
+        "_timeouts",
+        "_use",
+        "_uses",
+        "_wait",
+        "_waits",
+        "attributes",
+        "idle_attributes",
+        "used_attributes",
+    )
+
+    def __init__(self, instruments: _Instruments) -> None:
+        self._instruments = instruments
+        self.attributes: dict[str, str] = {}
+        self.idle_attributes: dict[str, str] = {}
+        self.used_attributes: dict[str, str] = {}
+        self._wait = instruments.wait_time.record
+        self._use = instruments.use_time.record
+        self._create = instruments.create_time.record
+        self._timeouts = instruments.timeouts.add
+        self._waits: deque[float] = deque()
+        self._uses: deque[float] = deque()
+
+    def bind(self, pool: Any) -> None:
+        """Name the points after ``pool.name`` and let the observable instruments read it."""
+        self.attributes = {POOL_NAME: str(pool.name)}
+        self.idle_attributes = {**self.attributes, STATE: "idle"}
+        self.used_attributes = {**self.attributes, STATE: "used"}
+        with _lock:
+            self._instruments.pools[pool] = self
+            _by_pool[pool] = self
+
+    def waited(self, seconds: float) -> None:
+        """Record the time a borrow waited for a connection (at the next collection)."""
+        if len(self._waits) < BUFFERED:
+            self._waits.append(seconds)
+        else:
+            self._wait(seconds, self.attributes)
+
+    def used(self, seconds: float) -> None:
+        """Record the time a borrowed connection was held (at the next collection)."""
+        if len(self._uses) < BUFFERED:
+            self._uses.append(seconds)
+        else:
+            self._use(seconds, self.attributes)
+
+    def flush(self) -> None:
+        """Record the queued wait and use times into their histograms."""
+        attributes = self.attributes
+        for queue, record in ((self._waits, self._wait), (self._uses, self._use)):
+            take = queue.popleft
+            while True:
+                try:
+                    value = take()
+                except IndexError:
+                    break
+                record(value, attributes)
+
+    def created(self, seconds: float) -> None:
+        """Record the time a new connection took to open."""
+        self._create(seconds, self.attributes)
+
+    def timed_out(self) -> None:
+        """Count a borrow that timed out."""
+        self._timeouts(1, self.attributes)
+
+
+def attach(enabled: bool) -> PoolMetrics | None:
+    """A recorder for a pool about to be built, or ``None`` (metrics off or unavailable).
+
+    Args:
+        enabled: The configuration's ``metrics`` switch.
+    """
+    if not enabled:
+        return None
+    api = _metrics_api()
+    if api is None:
+        return None
+    with _lock:
+        provider = _provider
+        found = [made for known, made in _instruments if known is provider]
+        if not found:
+            found.append(_Instruments(api, provider))
+            _instruments.append((provider, found[0]))
+    return PoolMetrics(found[0])
+
+
+def metrics_of(pool: Any) -> PoolMetrics | None:
+    """The recorder bound to a psycopg_pool pool, or ``None``."""
+    return _by_pool.get(pool)
