@@ -42,7 +42,7 @@ nitpick_ignore_regex = [
         r"_pytest|cryptography)(\..*)?",
     ),
     (r"py:.*", r"(Any|Path|Mapping|Sequence|Iterator|Iterable|Callable|TypeVar|NoReturn)"),
-    (r"py:.*", r"(Flask|FastAPI|Starlette|Request|Response|WebSocket|HTTPConnection)"),
+    (r"py:.*", r"(Flask|FastAPI|APIRouter|Starlette|Request|Response|WebSocket|HTTPConnection)"),
     # Private names (``_Scope``, ``pgmonkey._testing_base.ServerBase``) are not documented.
     (r"py:.*", r"(.*\.)?_[A-Za-z][\w.]*"),
     # Constants of a private module, described in environment.md rather than documented.

@@ -78,7 +78,7 @@ class Readiness:
 
     @property
     def status_code(self) -> int:
-        """The HTTP status to answer with: 200 when ready, 503 otherwise."""
+        """The HTTP status to answer with (200 when ready, 503 otherwise)."""
         return 200 if self.ok else 503
 
     def as_json(self) -> dict[str, Any]:
