@@ -102,7 +102,8 @@ def liveness() -> dict[str, str]:
 def _reason(exc: BaseException, timeout: float) -> str:
     """A fixed sentence for ``exc``: its kind and class name, never its (server) text."""
     kind = type(exc).__name__
-    if isinstance(exc, (PoolTimeout, PoolExhaustedError, TimeoutError)):
+    # asyncio.TimeoutError is an alias of TimeoutError only from Python 3.11 on.
+    if isinstance(exc, (PoolTimeout, PoolExhaustedError, TimeoutError, asyncio.TimeoutError)):
         return (
             f"no database connection became available within {timeout:g} s "
             f"(the database is down or the pool is exhausted; {kind})"
@@ -225,7 +226,6 @@ async def check_async_pool(
     try:
         await asyncio.wait_for(attempt(), timeout)
     except (psycopg.Error, PgMonkeyError, TimeoutError, asyncio.TimeoutError) as exc:
-        # asyncio.TimeoutError is an alias of TimeoutError only from Python 3.11 on.
         return unavailable(database, exc, timeout=timeout, pool=_stats(pool), config=config)
     return Readiness(True, database, pool=_stats(pool))
 
