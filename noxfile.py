@@ -45,7 +45,7 @@ TEST_REQUIREMENTS = [
     "hypothesis>=6.100",
     "cryptography>=41",
     "jsonschema>=4.18",
-    "opentelemetry-sdk>=1.20",
+    "opentelemetry-sdk>=1.30",
     "psycopg[binary]",
 ]
 FRAMEWORKS = {
