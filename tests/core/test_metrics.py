@@ -7,51 +7,20 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from pgmonkey import _metrics
 from pgmonkey.connections import AsyncConnectionPool, ConnectionPool, open_pool
 from pgmonkey.errors import PoolExhaustedError
+from tests.core._metrics_helpers import STATE
+from tests.core._metrics_helpers import points as _points
+from tests.core._metrics_helpers import values as _values
 
 WORKERS = 8
 ROUNDS = 20
-NAME = "db.client.connection.pool.name"
-STATE = "db.client.connection.state"
-
-
-@pytest.fixture
-def reader() -> Iterator[InMemoryMetricReader]:
-    memory = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[memory])
-    _metrics.set_meter_provider(provider)
-    try:
-        yield memory
-    finally:
-        _metrics.set_meter_provider(None)
-        provider.shutdown()
-
-
-def _points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
-    data = reader.get_metrics_data()
-    out: dict[str, list[Any]] = {}
-    if data is None:
-        return out
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            assert scope.scope.name == "pgmonkey"
-            for metric in scope.metrics:
-                out.setdefault(metric.name, []).extend(metric.data.data_points)
-    return out
-
-
-def _values(points: list[Any], pool: str, **extra: str) -> list[Any]:
-    wanted = {NAME: pool, **extra}
-    return [p for p in points if dict(p.attributes) == wanted]
 
 
 def _pool_cfg(cfg: dict[str, Any], section: str, name: str, **settings: Any) -> dict[str, Any]:
