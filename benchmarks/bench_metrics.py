@@ -1,4 +1,4 @@
-"""The cost of OpenTelemetry metrics: a pool borrow + ``SELECT 1`` recording vs ``metrics: false``.
+"""The cost of OpenTelemetry metrics: a block + ``SELECT 1`` recording vs ``metrics: false``.
 
 Both pools are pgmonkey pools of the same size on the same server; the candidate reports to an
 SDK MeterProvider with an in-memory reader (the reader collects once at the end, as a scrape
@@ -6,11 +6,17 @@ would), the baseline has ``pool_settings.metrics: false``. Paired ABBA rounds, t
 the per-pair ratios, as in ``bench_pool``. The borrows queue their durations; recording them
 into the SDK's histograms happens at collection, whose cost per borrow is reported in
 ``extra`` (``collect_us_per_borrow``).
+
+The ``normal`` type gets the same comparison for a block on its open connection and for a
+whole connect + ``SELECT 1`` + close, and once more with no MeterProvider configured at all
+(opentelemetry-api's own no-op provider, what an application that never set one up gets).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from _harness import Result
@@ -19,7 +25,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from pgmonkey import _metrics
-from pgmonkey.connections import ConnectionPool
+from pgmonkey.connections import Connection, ConnectionPool
+
+CONNECTS = 20  # connect + SELECT 1 + close, per round and side
 
 
 def _timed(pool: ConnectionPool) -> float:
@@ -63,5 +71,71 @@ def _sync(cfg: dict[str, Any]) -> Result:
     )
 
 
+@contextmanager
+def _sdk() -> Iterator[InMemoryMetricReader]:
+    """Objects created inside report to an SDK MeterProvider with an in-memory reader."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    _metrics.set_meter_provider(provider)
+    try:
+        yield reader
+    finally:
+        _metrics.set_meter_provider(None)
+    reader.get_metrics_data()  # collect once, as a scrape would, before shutting down
+    provider.shutdown()
+
+
+def _blocks(conn: Connection) -> float:
+    start = time.perf_counter()
+    for _ in range(SYNC_OPS):
+        with conn as c:
+            c.execute("SELECT 1").fetchone()
+    return time.perf_counter() - start
+
+
+def _connects(conn: Connection) -> float:
+    start = time.perf_counter()
+    for _ in range(CONNECTS):
+        with conn as c:
+            c.execute("SELECT 1").fetchone()
+        conn.disconnect()
+    return time.perf_counter() - start
+
+
+def _normal(
+    cfg: dict[str, Any], case: str, timed: Callable[[Connection], float], ops: int, sdk: bool
+) -> Result:
+    normal = {**cfg, "connection_type": "normal"}
+    quiet = Connection({**normal, "metrics": False})
+    if sdk:
+        with _sdk():
+            recording = Connection(normal)
+            cand, base, extra = _paired(_abba(lambda: timed(recording), lambda: timed(quiet)), ops)
+    else:
+        recording = Connection(normal)  # opentelemetry-api's global provider: none set up
+        cand, base, extra = _paired(_abba(lambda: timed(recording), lambda: timed(quiet)), ops)
+    recording.disconnect()
+    quiet.disconnect()
+    return Result(
+        case=case,
+        metric="µs/op",
+        candidate=cand,
+        baseline_name="the same with metrics: false",
+        baseline=base,
+        target_ratio=1.05,
+        extra=extra,
+    )
+
+
 def run(ctx: dict[str, Any]) -> list[Result]:
-    return [_sync(_config(ctx["server"]))]
+    cfg = _config(ctx["server"])
+    return [
+        _sync(cfg),
+        _normal(cfg, "normal block + SELECT 1, metrics on", _blocks, SYNC_OPS, sdk=True),
+        _normal(
+            cfg, "normal connect + SELECT 1 + close, metrics on", _connects, CONNECTS, sdk=True
+        ),
+        _normal(
+            cfg, "normal block + SELECT 1, no MeterProvider set up", _blocks, SYNC_OPS, sdk=False
+        ),
+    ]
