@@ -15,9 +15,8 @@ whole connect + ``SELECT 1`` + close, and once more with no MeterProvider config
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from _harness import Result
 from bench_pool import SYNC_OPS, _abba, _config, _paired
@@ -29,27 +28,36 @@ from pgmonkey.connections import Connection, ConnectionPool
 
 CONNECTS = 20  # connect + SELECT 1 + close, per round and side
 
+_T = TypeVar("_T")
 
-def _timed(pool: ConnectionPool) -> float:
+
+def _blocks(target: Connection | ConnectionPool) -> float:
     start = time.perf_counter()
     for _ in range(SYNC_OPS):
-        with pool as c:
+        with target as c:
             c.execute("SELECT 1").fetchone()
     return time.perf_counter() - start
 
 
-def _sync(cfg: dict[str, Any]) -> Result:
+def _recording(make: Callable[[], _T]) -> tuple[_T, InMemoryMetricReader, MeterProvider]:
+    """``make()`` reporting to an SDK MeterProvider with an in-memory reader."""
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     _metrics.set_meter_provider(provider)
     try:
-        recording = ConnectionPool(cfg)
-        recording.open()
+        return make(), reader, provider
     finally:
         _metrics.set_meter_provider(None)
+
+
+def _sync(cfg: dict[str, Any]) -> Result:
+    recording, reader, provider = _recording(lambda: ConnectionPool(cfg))
+    recording.open()
     quiet = ConnectionPool({**cfg, "pool_settings": {**cfg["pool_settings"], "metrics": False}})
     quiet.open()
-    cand, base, extra = _paired(_abba(lambda: _timed(recording), lambda: _timed(quiet)), SYNC_OPS)
+    cand, base, extra = _paired(
+        _abba(lambda: _blocks(recording), lambda: _blocks(quiet)), SYNC_OPS
+    )
     # The durations queued by the borrows are recorded when the reader collects: report what
     # that costs per borrow (paid by the collecting thread, e.g. a Prometheus scrape).
     borrows = (3 + extra["rounds"]) * SYNC_OPS  # warm-up rounds included
@@ -71,28 +79,6 @@ def _sync(cfg: dict[str, Any]) -> Result:
     )
 
 
-@contextmanager
-def _sdk() -> Iterator[InMemoryMetricReader]:
-    """Objects created inside report to an SDK MeterProvider with an in-memory reader."""
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    _metrics.set_meter_provider(provider)
-    try:
-        yield reader
-    finally:
-        _metrics.set_meter_provider(None)
-    reader.get_metrics_data()  # collect once, as a scrape would, before shutting down
-    provider.shutdown()
-
-
-def _blocks(conn: Connection) -> float:
-    start = time.perf_counter()
-    for _ in range(SYNC_OPS):
-        with conn as c:
-            c.execute("SELECT 1").fetchone()
-    return time.perf_counter() - start
-
-
 def _connects(conn: Connection) -> float:
     start = time.perf_counter()
     for _ in range(CONNECTS):
@@ -107,13 +93,15 @@ def _normal(
 ) -> Result:
     normal = {**cfg, "connection_type": "normal"}
     quiet = Connection({**normal, "metrics": False})
+    provider = None
     if sdk:
-        with _sdk():
-            recording = Connection(normal)
-            cand, base, extra = _paired(_abba(lambda: timed(recording), lambda: timed(quiet)), ops)
+        recording, reader, provider = _recording(lambda: Connection(normal))
     else:
         recording = Connection(normal)  # opentelemetry-api's global provider: none set up
-        cand, base, extra = _paired(_abba(lambda: timed(recording), lambda: timed(quiet)), ops)
+    cand, base, extra = _paired(_abba(lambda: timed(recording), lambda: timed(quiet)), ops)
+    if provider is not None:
+        reader.get_metrics_data()  # collect once, as a scrape would
+        provider.shutdown()
     recording.disconnect()
     quiet.disconnect()
     return Result(

@@ -154,9 +154,9 @@ SCRIPTS: dict[str, Script] = {
             r"db_client_connection_max, db_client_connection_pending_requests, "
             r"db_client_connection_use_time_seconds_bucket, .*"
             r"db_client_connection_wait_time_seconds_sum$",
-            r'^db_client_connection_wait_time_seconds_count\{.*'
+            r"^db_client_connection_wait_time_seconds_count\{.*"
             r'db_client_connection_pool_name="pool-1".*\} 100\.0$',
-            r'^db_client_connection_wait_time_seconds_count\{.*'
+            r"^db_client_connection_wait_time_seconds_count\{.*"
             r'db_client_connection_pool_name="connection-1".*\} 1\.0$',
         ]
     ),
