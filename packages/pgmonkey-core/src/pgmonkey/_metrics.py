@@ -16,7 +16,8 @@ user name or password):
 * ``db.client.connection.timeouts`` (Counter, ``{timeout}``): borrows that timed out;
 * ``db.client.connection.create_time``, ``.wait_time``, ``.use_time`` (Histograms, ``s``,
   with bucket boundaries in seconds advised to the SDK, :data:`BUCKETS`): timed by the pool's
-  connection class and by pgmonkey's ``with pool`` blocks.
+  connection class and by the pool class itself (``getconn``/``putconn``, see
+  :mod:`pgmonkey.connections._timed_pools`), whoever borrows.
 
 An unpooled connection (``normal``, ``async``) is reported as a pool of at most one
 connection, named ``connection-1``, ``connection-2``, ... in the order the process creates
@@ -224,6 +225,7 @@ class PoolMetrics:
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
         waiting: The callers waiting for an unpooled connection's block in progress.
+        borrowed: When each connection borrowed from the pool was handed out, by ``id()``.
     """
 
     __slots__ = (
@@ -235,6 +237,7 @@ class PoolMetrics:
         "_wait",
         "_waits",
         "attributes",
+        "borrowed",
         "idle_attributes",
         "used_attributes",
         "waiting",
@@ -252,6 +255,7 @@ class PoolMetrics:
         self._waits: deque[float] = deque()
         self._uses: deque[float] = deque()
         self.waiting: set[Hashable] = set()
+        self.borrowed: dict[int, float] = {}
 
     def bind(self, pool: Any) -> None:
         """Name the points after ``pool.name`` and let the observable instruments read it."""

@@ -378,21 +378,13 @@ class AsyncConnectionPool(_AsyncBlocks):
         pool = self._pool
         if pool is None or self._loop is not _running_loop():
             pool = await self._ensure_pool()
-        metrics = self._metrics
-        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.AsyncConnection[Any] = await pool.getconn()
         except PoolTimeout as exc:
-            if metrics is not None:
-                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        if metrics is not None:
-            borrowed = perf_counter()
-            metrics.waited(borrowed - start)
-            start = borrowed
-        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     async def __aexit__(
@@ -403,13 +395,11 @@ class AsyncConnectionPool(_AsyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn, metrics, borrowed = stack[-1]
+        pool, conn = stack[-1]
         try:
             await conn.__aexit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             await pool.putconn(conn)
-            if metrics is not None:
-                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 

@@ -304,21 +304,13 @@ class ConnectionPool(_SyncBlocks):
 
     def __enter__(self) -> psycopg.Connection[Any]:
         pool = self._pool or self._ensure_pool()
-        metrics = self._metrics
-        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.Connection[Any] = pool.getconn()
         except PoolTimeout as exc:
-            if metrics is not None:
-                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        if metrics is not None:
-            borrowed = perf_counter()
-            metrics.waited(borrowed - start)
-            start = borrowed
-        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     def __exit__(
@@ -329,13 +321,11 @@ class ConnectionPool(_SyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn, metrics, borrowed = stack[-1]
+        pool, conn = stack[-1]
         try:
             conn.__exit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             pool.putconn(conn)
-            if metrics is not None:
-                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 
