@@ -45,7 +45,7 @@ TEST_REQUIREMENTS = [
     "hypothesis>=6.100",
     "cryptography>=41",
     "jsonschema>=4.18",
-    "opentelemetry-sdk>=1.20",
+    "opentelemetry-sdk>=1.30",
     "psycopg[binary]",
 ]
 FRAMEWORKS = {
@@ -307,7 +307,17 @@ def reliability(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the docs (warnings are errors) and run every README and docs example."""
     _install_editable(
-        session, *PACKAGES, extra=["sphinx>=7", "furo", "myst-parser>=2", *ALL_FRAMEWORKS]
+        session,
+        *PACKAGES,
+        extra=[
+            "sphinx>=7",
+            "furo",
+            "myst-parser>=2",
+            *ALL_FRAMEWORKS,
+            # docs/examples/operations/prometheus.py serves the metrics to a scrape
+            "opentelemetry-exporter-prometheus",
+            "prometheus-client",
+        ],
     )
     out = ROOT / "docs" / "_build" / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(out))

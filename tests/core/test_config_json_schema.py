@@ -125,6 +125,12 @@ AGREEMENT = [
     ({"connection_settings": {}, "pooler": "pgbouncer"}, True),
     ({"connection_settings": {}, "pooler": "odyssey"}, False),
     ({"connection_settings": {}, "app": {"feature_flag": True}}, True),  # kept, as in 3.x
+    ({"connection_settings": {}, "metrics": False}, True),
+    ({"connection_settings": {}, "metrics": "off"}, True),
+    ({"connection_settings": {}, "metrics": "${PGMONKEY_METRICS:-true}"}, True),
+    ({"connection_settings": {}, "metrics": "sometimes"}, False),
+    ({"connection_settings": {}, "metrics": {"enabled": True}}, False),
+    (_with("pool_settings", "metrics", "no"), True),
     ({"connection_type": "pool"}, False),  # connection_settings is required
 ]
 

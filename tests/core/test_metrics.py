@@ -7,51 +7,26 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from psycopg_pool import PoolTimeout
 
 from pgmonkey import _metrics
-from pgmonkey.connections import AsyncConnectionPool, ConnectionPool, open_pool
+from pgmonkey.connections import (
+    AsyncConnectionPool,
+    ConnectionPool,
+    open_async_pool,
+    open_pool,
+)
 from pgmonkey.errors import PoolExhaustedError
+from tests.core._metrics_helpers import STATE
+from tests.core._metrics_helpers import points as _points
+from tests.core._metrics_helpers import values as _values
 
 WORKERS = 8
 ROUNDS = 20
-NAME = "db.client.connection.pool.name"
-STATE = "db.client.connection.state"
-
-
-@pytest.fixture
-def reader() -> Iterator[InMemoryMetricReader]:
-    memory = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[memory])
-    _metrics.set_meter_provider(provider)
-    try:
-        yield memory
-    finally:
-        _metrics.set_meter_provider(None)
-        provider.shutdown()
-
-
-def _points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
-    data = reader.get_metrics_data()
-    out: dict[str, list[Any]] = {}
-    if data is None:
-        return out
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            assert scope.scope.name == "pgmonkey"
-            for metric in scope.metrics:
-                out.setdefault(metric.name, []).extend(metric.data.data_points)
-    return out
-
-
-def _values(points: list[Any], pool: str, **extra: str) -> list[Any]:
-    wanted = {NAME: pool, **extra}
-    return [p for p in points if dict(p.attributes) == wanted]
 
 
 def _pool_cfg(cfg: dict[str, Any], section: str, name: str, **settings: Any) -> dict[str, Any]:
@@ -259,3 +234,38 @@ def test_open_pool_takes_the_switch_as_an_override(
         points = _points(reader)
     assert _values(points["db.client.connection.create_time"], "blocks")[0].count == 1
     assert _values(points["db.client.connection.count"], "blocks", **{STATE: "idle"})[0].value == 1
+
+
+def test_borrows_outside_pgmonkeys_blocks_are_timed_too(
+    pg_database: dict[str, Any], reader: InMemoryMetricReader
+) -> None:
+    """The framework extensions and applications borrow with getconn()/connection()."""
+    cfg = _pool_cfg(pg_database, "pool_settings", "direct", min_size=1, max_size=1)
+    with open_pool(cfg) as pool:
+        conn = pool.getconn()
+        with pytest.raises(PoolTimeout):
+            pool.getconn(timeout=0.05)
+        pool.putconn(conn)
+        with pool.connection() as conn:
+            conn.execute("SELECT 1")
+        points = _points(reader)
+    assert _values(points["db.client.connection.wait_time"], "direct")[0].count == 2
+    assert _values(points["db.client.connection.use_time"], "direct")[0].count == 2
+    assert _values(points["db.client.connection.timeouts"], "direct")[0].value == 1
+
+
+async def test_async_borrows_outside_pgmonkeys_blocks_are_timed_too(
+    pg_database: dict[str, Any], reader: InMemoryMetricReader
+) -> None:
+    cfg = _pool_cfg(pg_database, "async_pool_settings", "direct-async", min_size=1, max_size=1)
+    async with await open_async_pool(cfg) as pool:
+        conn = await pool.getconn()
+        with pytest.raises(PoolTimeout):
+            await pool.getconn(timeout=0.05)
+        await pool.putconn(conn)
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+        points = _points(reader)
+    assert _values(points["db.client.connection.wait_time"], "direct-async")[0].count == 2
+    assert _values(points["db.client.connection.use_time"], "direct-async")[0].count == 2
+    assert _values(points["db.client.connection.timeouts"], "direct-async")[0].value == 1

@@ -146,6 +146,20 @@ SCRIPTS: dict[str, Script] = {
             r"db\.client\.connection\.use_time, db\.client\.connection\.wait_time$",
         ]
     ),
+    "operations/prometheus.py": Script(
+        stdout=[
+            r"^sum: 4950$",
+            r"^series: db_client_connection_count, db_client_connection_create_time_seconds_"
+            r"bucket, .*db_client_connection_idle_max, db_client_connection_idle_min, "
+            r"db_client_connection_max, db_client_connection_pending_requests, "
+            r"db_client_connection_use_time_seconds_bucket, .*"
+            r"db_client_connection_wait_time_seconds_sum$",
+            r"^db_client_connection_wait_time_seconds_count\{.*"
+            r'db_client_connection_pool_name="pool-1".*\} 100\.0$',
+            r"^db_client_connection_wait_time_seconds_count\{.*"
+            r'db_client_connection_pool_name="connection-1".*\} 1\.0$',
+        ]
+    ),
     "connection-types/two_managers.py": Script(
         stdout=[r"^same pool: True$", r"^still works: True$", r"^closed: True$"]
     ),

@@ -1,12 +1,12 @@
-"""OpenTelemetry metrics of pgmonkey's pools, named by the database client semantic conventions.
+"""OpenTelemetry metrics of pgmonkey's connections, named by the semantic conventions.
 
 pgmonkey is an instrumentation library: it uses ``opentelemetry-api`` only (the optional extra
 ``pgmonkey-core[otel]``) and reports to the MeterProvider the application configured. When the
-API is not installed, or a pool section says ``metrics: false``, no instrument is created and a
-borrow costs one ``None`` check.
+API is not installed, or the configuration says ``metrics: false`` (top level, or a pool
+section's own key), no instrument is created and a block costs one ``None`` check.
 
-Instruments (attribute ``db.client.connection.pool.name`` on every point; never a DSN, user
-name or password):
+Instruments (attribute ``db.client.connection.pool.name`` on every point; never a DSN, host,
+user name or password):
 
 * ``db.client.connection.count`` (observable UpDownCounter, ``{connection}``), by
   ``db.client.connection.state`` = ``idle``/``used``;
@@ -14,8 +14,19 @@ name or password):
   ``{connection}``) and ``.pending_requests`` (``{request}``), read from psycopg_pool's
   ``get_stats()`` (which resets nothing) when the reader collects;
 * ``db.client.connection.timeouts`` (Counter, ``{timeout}``): borrows that timed out;
-* ``db.client.connection.create_time``, ``.wait_time``, ``.use_time`` (Histograms, ``s``):
-  timed by the pool's connection class and by pgmonkey's ``with pool`` blocks.
+* ``db.client.connection.create_time``, ``.wait_time``, ``.use_time`` (Histograms, ``s``,
+  with bucket boundaries in seconds advised to the SDK, :data:`BUCKETS`): timed by the pool's
+  connection class and by the pool class itself (``getconn``/``putconn``, see
+  :mod:`pgmonkey.connections._timed_pools`), whoever borrows.
+
+An unpooled connection (``normal``, ``async``) is reported as a pool of at most one
+connection, named ``connection-1``, ``connection-2``, ... in the order the process creates
+them (psycopg_pool numbers unnamed pools the same way): ``count`` is ``used`` while one of
+pgmonkey's blocks holds it and ``idle`` while it is open between blocks; ``max`` and
+``idle.max`` are 1, ``idle.min`` is 0; ``pending_requests`` counts the blocks waiting for the
+block in progress; ``wait_time`` is the time a block took to get the open connection (waiting
+for another block, reconnecting), ``use_time`` the time the block held it, ``create_time`` each
+connect. It never times out, so it counts no ``timeouts``.
 
 A borrow only appends its two durations to a bounded queue (``deque.append``, thread-safe, no
 lock); the queues are recorded into the histograms when a reader collects (the SDK runs the
@@ -27,20 +38,57 @@ stays bounded.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
+from time import perf_counter
 from typing import Any
 
 from pgmonkey._version import __version__
 
-__all__ = ["PoolMetrics", "attach", "metrics_of", "set_meter_provider"]
+__all__ = [
+    "BUCKETS",
+    "PoolMetrics",
+    "attach",
+    "attach_connection",
+    "metrics_of",
+    "set_meter_provider",
+    "unpooled_stats",
+]
 
 POOL_NAME = "db.client.connection.pool.name"
 STATE = "db.client.connection.state"
 #: Durations a pool keeps per histogram between two collections before recording at once.
 BUFFERED = 65536
+#: Histogram bucket boundaries in seconds, advised to the SDK. Its default boundaries
+#: (0, 5, 10, 25, ... 10000) suit milliseconds: in seconds every connection time would fall in
+#: the first bucket. These are the semantic conventions' duration buckets, refined below 5 ms
+#: where a borrow from a warm pool lands.
+BUCKETS: tuple[float, ...] = (
+    0.0001,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+#: What a source of counts reports, in psycopg_pool's ``get_stats()`` keys; ``None``: closed.
+Stats = dict[str, int] | None
 
 _UNSET: Any = object()
 _lock = threading.Lock()
@@ -48,6 +96,7 @@ _provider: Any = None  # an explicit MeterProvider; None: OpenTelemetry's global
 _instruments: list[tuple[Any, _Instruments]] = []  # (provider, its instruments)
 _by_pool: weakref.WeakKeyDictionary[Any, PoolMetrics] = weakref.WeakKeyDictionary()
 _api: Any = _UNSET
+_connection_numbers = itertools.count(1)
 
 
 def _metrics_api() -> Any:
@@ -83,7 +132,11 @@ class _Instruments:
             if provider is None
             else provider.get_meter("pgmonkey", __version__)
         )
-        self.pools: weakref.WeakKeyDictionary[Any, PoolMetrics] = weakref.WeakKeyDictionary()
+        # What the observable instruments read: psycopg_pool pools and pgmonkey's unpooled
+        # connections, each with its recorder and the function reading its counts.
+        self.sources: weakref.WeakKeyDictionary[
+            Any, tuple[PoolMetrics, Callable[[Any], Stats]]
+        ] = weakref.WeakKeyDictionary()
         self._observation = api.Observation
         self.timeouts = meter.create_counter(
             "db.client.connection.timeouts",
@@ -97,7 +150,12 @@ class _Instruments:
             "use_time": "The time between borrowing a connection and returning it to the pool.",
         }
         self.create_time, self.wait_time, self.use_time = (
-            meter.create_histogram(f"db.client.connection.{key}", unit="s", description=text)
+            meter.create_histogram(
+                f"db.client.connection.{key}",
+                unit="s",
+                description=text,
+                explicit_bucket_boundaries_advisory=list(BUCKETS),
+            )
             for key, text in histograms.items()
         )
         meter.create_observable_up_down_counter(
@@ -133,15 +191,16 @@ class _Instruments:
                 description=text,
             )
 
-    def _open_pools(self) -> Iterator[tuple[PoolMetrics, dict[str, int]]]:
-        for pool, recorder in list(self.pools.items()):
-            if not pool.closed:
-                yield recorder, pool.get_stats()
+    def _open_sources(self) -> Iterator[tuple[PoolMetrics, dict[str, int]]]:
+        for source, (recorder, read) in list(self.sources.items()):
+            stats = read(source)
+            if stats is not None:
+                yield recorder, stats
 
     def _count(self, _options: Any) -> Iterator[Any]:
-        for recorder in list(self.pools.values()):
+        for recorder, _read in list(self.sources.values()):
             recorder.flush()
-        for recorder, stats in self._open_pools():
+        for recorder, stats in self._open_sources():
             idle = stats.get("pool_available", 0)
             used = max(stats.get("pool_size", 0) - idle, 0)
             yield self._observation(idle, recorder.idle_attributes)
@@ -149,17 +208,24 @@ class _Instruments:
 
     def _stat_reader(self, stat: str) -> Any:
         def read(_options: Any) -> Iterator[Any]:
-            for recorder, stats in self._open_pools():
+            for recorder, stats in self._open_sources():
                 yield self._observation(stats.get(stat, 0), recorder.attributes)
 
         return read
 
 
+def _pool_stats(pool: Any) -> Stats:
+    """psycopg_pool's statistics of an open pool (``get_stats()`` resets nothing)."""
+    return None if pool.closed else dict(pool.get_stats())
+
+
 class PoolMetrics:
-    """What one pool records: borrow waits, use times, creations and timeouts.
+    """What one pool (or unpooled connection) records: waits, use times, creations, timeouts.
 
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
+        waiting: The callers waiting for an unpooled connection's block in progress.
+        borrowed: When each connection borrowed from the pool was handed out, by ``id()``.
     """
 
     __slots__ = (
@@ -171,8 +237,10 @@ class PoolMetrics:
         "_wait",
         "_waits",
         "attributes",
+        "borrowed",
         "idle_attributes",
         "used_attributes",
+        "waiting",
     )
 
     def __init__(self, instruments: _Instruments) -> None:
@@ -186,15 +254,49 @@ class PoolMetrics:
         self._timeouts = instruments.timeouts.add
         self._waits: deque[float] = deque()
         self._uses: deque[float] = deque()
+        self.waiting: set[Hashable] = set()
+        self.borrowed: dict[int, float] = {}
 
     def bind(self, pool: Any) -> None:
         """Name the points after ``pool.name`` and let the observable instruments read it."""
-        self.attributes = {POOL_NAME: str(pool.name)}
+        self._register(pool, str(pool.name), _pool_stats)
+        with _lock:
+            _by_pool[pool] = self
+
+    def _register(self, source: Any, name: str, read: Callable[[Any], Stats]) -> None:
+        self.attributes = {POOL_NAME: name}
         self.idle_attributes = {**self.attributes, STATE: "idle"}
         self.used_attributes = {**self.attributes, STATE: "used"}
         with _lock:
-            self._instruments.pools[pool] = self
-            _by_pool[pool] = self
+            self._instruments.sources[source] = (self, read)
+
+    def acquire(self, lock: threading.Lock, me: Hashable) -> float:
+        """Take an unpooled connection's ``lock``, counted as pending while it waits.
+
+        Returns:
+            When the block started (``perf_counter()``), for :meth:`waited`.
+        """
+        start = perf_counter()
+        if not lock.acquire(blocking=False):
+            self.waiting.add(me)
+            try:
+                lock.acquire()
+            finally:
+                self.waiting.discard(me)
+        return start
+
+    async def acquire_async(self, lock: Any, me: Hashable) -> float:
+        """:meth:`acquire` for an ``asyncio.Lock``."""
+        start = perf_counter()
+        if lock.locked():
+            self.waiting.add(me)
+            try:
+                await lock.acquire()
+            finally:
+                self.waiting.discard(me)
+        else:
+            await lock.acquire()
+        return start
 
     def waited(self, seconds: float) -> None:
         """Record the time a borrow waited for a connection (at the next collection)."""
@@ -249,6 +351,33 @@ def attach(enabled: bool) -> PoolMetrics | None:
             found.append(_Instruments(api, provider))
             _instruments.append((provider, found[0]))
     return PoolMetrics(found[0])
+
+
+def attach_connection(owner: Any, enabled: bool) -> PoolMetrics | None:
+    """A recorder for an unpooled connection, named ``connection-N``, or ``None``.
+
+    Args:
+        owner: A pgmonkey ``Connection`` or ``AsyncConnection``; its ``_metric_stats()``
+            reports its counts (``None`` once it is retired).
+        enabled: The configuration's ``metrics`` switch.
+    """
+    recorder = attach(enabled)
+    if recorder is not None:
+        with _lock:
+            name = f"connection-{next(_connection_numbers)}"
+        recorder._register(owner, name, type(owner)._metric_stats)
+    return recorder
+
+
+def unpooled_stats(is_open: bool, used: bool, recorder: PoolMetrics) -> dict[str, int]:
+    """The counts of an unpooled connection, as psycopg_pool's ``get_stats()`` names them."""
+    return {
+        "pool_min": 0,
+        "pool_max": 1,
+        "pool_size": int(is_open),
+        "pool_available": int(is_open and not used),
+        "requests_waiting": len(recorder.waiting),
+    }
 
 
 def metrics_of(pool: Any) -> PoolMetrics | None:

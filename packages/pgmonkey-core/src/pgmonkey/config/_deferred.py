@@ -58,12 +58,13 @@ def require_resolved(
             reference where a number or boolean is expected (the message names the key and
             shows the reference only for keys that are not sensitive).
     """
-    pooler = cfg.get("pooler")
-    if isinstance(pooler, str) and reference_names(pooler):
-        raise ConfigValidationError(
-            f"{pooler} is an environment reference, {_HOW}; as written it is not a valid value",
-            key_path=("pooler",),
-        )
+    for top in ("pooler", "metrics"):
+        value = cfg.get(top)
+        if isinstance(value, str) and reference_names(value):
+            raise ConfigValidationError(
+                f"{value} is an environment reference, {_HOW}; as written it is not a valid value",
+                key_path=(top,),
+            )
     for section in sections:
         values = cfg.get(section)
         if not isinstance(values, Mapping):

@@ -164,6 +164,12 @@ def json_schema() -> dict[str, Any]:
                 "enum": list(schema.POOLERS),
                 "description": "What sits between pgmonkey and the server.",
             },
+            "metrics": {
+                **_value(schema.BOOL),
+                "description": "OpenTelemetry metrics of every connection type, when "
+                "opentelemetry-api is installed (default: true); a pool section's own metrics "
+                "key wins for its pool.",
+            },
             "connection_settings": _section(
                 connection, "libpq connection parameters, and autocommit."
             ),

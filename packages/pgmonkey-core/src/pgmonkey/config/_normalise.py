@@ -184,12 +184,17 @@ class Normaliser:
             result[section] = self._pool_settings(section, data.get(section))
         for section in schema.SETTINGS_SECTIONS:
             result[section] = self._session_settings(section, data.get(section))
+        ordered: dict[str, Any] = {"connection_type": result.pop("connection_type")}
         if data.get("pooler") is not None:
             pooler = self._value(data["pooler"], ("pooler",), self._enum_pooler)
             if pooler is not None:
                 self._check_pooler(pooler, result)
-                ordered = {"connection_type": result.pop("connection_type"), "pooler": pooler}
-                result = {**ordered, **result}
+                ordered["pooler"] = pooler
+        if data.get("metrics") is not None:
+            metrics = self._value(data["metrics"], ("metrics",), _CONVERTERS[schema.BOOL])
+            if metrics is not None:
+                ordered["metrics"] = metrics
+        result = {**ordered, **result}
         for key in data:
             if key not in schema.SECTIONS:
                 result[key] = self._extra_section(key, data[key])

@@ -34,6 +34,7 @@ SSLMODES: tuple[str, ...] = ("disable", "allow", "prefer", "require", "verify-ca
 SECTIONS: tuple[str, ...] = (
     "connection_type",
     "pooler",  # only present in the normalised result when the configuration sets it
+    "metrics",  # likewise; the OpenTelemetry switch of every type (pool sections may override)
     "connection_settings",
     "pool_settings",
     "async_pool_settings",

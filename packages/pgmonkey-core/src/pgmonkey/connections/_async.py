@@ -23,6 +23,7 @@ from pgmonkey import _lifecycle, _metrics
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
 from pgmonkey.connections._health import looks_dead
+from pgmonkey.connections._params import metrics_switch
 from pgmonkey.errors import DatabaseConnectionError
 
 __all__ = ["AsyncConnection", "AsyncConnectionPool", "finish_async_connection"]
@@ -111,6 +112,7 @@ class AsyncConnection(_AsyncBlocks):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
         self._retired = False
+        self._metrics = _metrics.attach_connection(self, metrics_switch(self.config))
         _lifecycle.track(self)
 
     async def connect(self) -> None:
@@ -128,6 +130,14 @@ class AsyncConnection(_AsyncBlocks):
 
     def _handle(self) -> psycopg.AsyncConnection[Any] | None:
         return self._conn
+
+    def _metric_stats(self) -> _metrics.Stats:
+        """Its counts for the observable instruments (``None`` once retired)."""
+        if self._retired or self._metrics is None:
+            return None
+        conn, lock = self._conn, self._lock
+        is_open = conn is not None and not conn.closed
+        return _metrics.unpooled_stats(is_open, lock is not None and lock.locked(), self._metrics)
 
     def _bind(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -150,7 +160,10 @@ class AsyncConnection(_AsyncBlocks):
                 with contextlib.suppress(Exception):
                     await conn.close()
             self._conn = None
+            start = perf_counter()
             self._conn = conn = await connect_async(self.config)
+            if self._metrics is not None:
+                self._metrics.created(perf_counter() - start)
             self._opened = True
         return conn
 
@@ -163,16 +176,25 @@ class AsyncConnection(_AsyncBlocks):
             conn: psycopg.AsyncConnection[Any] = stack[-1][1]
             savepoint = conn.transaction()
             await savepoint.__aenter__()
-            self._blocks.set((*stack, (me, conn, savepoint)))
+            self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
         lock = self._bind()
-        await lock.acquire()
+        metrics = self._metrics
+        start = 0.0
+        if metrics is None:
+            await lock.acquire()
+        else:
+            start = await metrics.acquire_async(lock, me)
         try:
             conn = await self._live()
         except BaseException:
             lock.release()
             raise
-        self._blocks.set((*stack, (me, conn, None)))
+        borrowed = 0.0
+        if metrics is not None:
+            borrowed = perf_counter()
+            metrics.waited(borrowed - start)
+        self._blocks.set((*stack, (me, conn, None, borrowed)))
         return conn
 
     async def __aexit__(
@@ -182,7 +204,7 @@ class AsyncConnection(_AsyncBlocks):
         tb: TracebackType | None,
     ) -> None:
         stack = self._blocks.get()
-        _, conn, savepoint = stack[-1]
+        _, conn, savepoint, borrowed = stack[-1]
         self._blocks.set(stack[:-1])
         if savepoint is not None:
             await savepoint.__aexit__(exc_type, exc, tb)
@@ -199,6 +221,8 @@ class AsyncConnection(_AsyncBlocks):
                 self._conn = None
             if self._lock is not None:
                 self._lock.release()
+            if self._metrics is not None:
+                self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 await self._aclose_quietly()
 
@@ -278,6 +302,8 @@ class AsyncConnection(_AsyncBlocks):
         self._loop = None
         self._lock = None
         self._blocks.set(())
+        if self._metrics is not None:
+            self._metrics.waiting.clear()
 
     def _close_at_exit(self) -> None:
         self._close_sync()
@@ -352,21 +378,13 @@ class AsyncConnectionPool(_AsyncBlocks):
         pool = self._pool
         if pool is None or self._loop is not _running_loop():
             pool = await self._ensure_pool()
-        metrics = self._metrics
-        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.AsyncConnection[Any] = await pool.getconn()
         except PoolTimeout as exc:
-            if metrics is not None:
-                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        if metrics is not None:
-            borrowed = perf_counter()
-            metrics.waited(borrowed - start)
-            start = borrowed
-        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     async def __aexit__(
@@ -377,13 +395,11 @@ class AsyncConnectionPool(_AsyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn, metrics, borrowed = stack[-1]
+        pool, conn = stack[-1]
         try:
             await conn.__aexit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             await pool.putconn(conn)
-            if metrics is not None:
-                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 

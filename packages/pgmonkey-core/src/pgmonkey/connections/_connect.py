@@ -19,6 +19,7 @@ from pgmonkey.connections._params import (
 )
 from pgmonkey.connections._pooled import PooledConnection, timed
 from pgmonkey.connections._pooler import check_for_pooler
+from pgmonkey.connections._timed_pools import new_pool
 from pgmonkey.connections._tls_files import refuse_special_tls_files
 
 __all__ = ["connect", "open_pool"]
@@ -96,15 +97,14 @@ def open_pool(
             raise plan.connect_error(exc) from exc
         with probe:
             check_for_pooler(probe, plan.config, plan.params)
-    pool: ConnectionPool[Any] = ConnectionPool(
-        "",
+    pool = new_pool(
+        metrics,
+        conninfo="",
         kwargs=plan.kwargs,
         open=False,
         connection_class=timed(PooledConnection, metrics),
         **plan.pool_kwargs,
     )
-    if metrics is not None:
-        metrics.bind(pool)
     try:
         pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:

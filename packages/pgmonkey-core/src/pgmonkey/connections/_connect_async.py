@@ -19,6 +19,7 @@ from pgmonkey.connections._params import (
 )
 from pgmonkey.connections._pooled import AsyncPooledConnection, timed
 from pgmonkey.connections._pooler import check_for_pooler_async
+from pgmonkey.connections._timed_pools import new_async_pool
 from pgmonkey.connections._tls_files import refuse_special_tls_files
 
 __all__ = ["connect_async", "open_async_pool"]
@@ -96,15 +97,14 @@ async def open_async_pool(
             raise plan.connect_error(exc) from exc
         async with probe:
             await check_for_pooler_async(probe, plan.config, plan.params)
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        "",
+    pool = new_async_pool(
+        metrics,
+        conninfo="",
         kwargs=plan.kwargs,
         open=False,
         connection_class=timed(AsyncPooledConnection, metrics),
         **plan.pool_kwargs,
     )
-    if metrics is not None:
-        metrics.bind(pool)
     try:
         await pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:

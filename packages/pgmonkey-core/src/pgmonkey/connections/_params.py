@@ -27,6 +27,7 @@ __all__ = [
     "connect_error",
     "connection_kwargs",
     "encode_options",
+    "metrics_switch",
     "normalised",
     "plan_pool",
     "pool_arguments",
@@ -92,6 +93,21 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE
     return bool(value)
+
+
+def metrics_switch(cfg: Mapping[str, Any], section: str | None = None) -> bool:
+    """Whether a connection or pool of ``cfg`` reports OpenTelemetry metrics.
+
+    The pool section's own ``metrics`` key wins; else the top-level ``metrics`` (default on).
+
+    Args:
+        cfg: A normalised configuration.
+        section: ``"pool_settings"`` or ``"async_pool_settings"`` for a pool, else ``None``.
+    """
+    value = cfg.get("metrics", True)
+    if section is not None:
+        value = _section(cfg, section).get("metrics", value)
+    return _as_bool(value)
 
 
 def encode_options(settings: Mapping[str, Any], user_options: str | None = None) -> str | None:
@@ -355,7 +371,7 @@ def plan_pool(
     section = "async_pool_settings" if asynchronous else "pool_settings"
     params, ac, settings = connection_kwargs(config, session=session)
     extra = dict(overrides)
-    metrics = _as_bool(extra.pop("metrics", _section(config, section).get("metrics", True)))
+    metrics = _as_bool(extra.pop("metrics", metrics_switch(config, section)))
     pool_kwargs, check = pool_arguments(config, section=section, name=name, overrides=extra)
     kwargs: dict[str, Any] = dict(params)
     if ac:

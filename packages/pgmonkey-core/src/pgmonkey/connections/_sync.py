@@ -18,6 +18,7 @@ from pgmonkey import _lifecycle, _metrics
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._health import looks_dead
+from pgmonkey.connections._params import metrics_switch
 
 __all__ = ["Connection", "ConnectionPool"]
 
@@ -85,6 +86,7 @@ class Connection(_SyncBlocks):
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
         self._retired = False
+        self._metrics = _metrics.attach_connection(self, metrics_switch(self.config))
         _lifecycle.track(self)
 
     # -- the underlying connection
@@ -111,13 +113,24 @@ class Connection(_SyncBlocks):
             with contextlib.suppress(Exception):
                 old.close()
         self._conn = None
+        start = perf_counter()
         self._conn = conn = connect(self.config)
+        if self._metrics is not None:
+            self._metrics.created(perf_counter() - start)
         self._closed = False
         self._opened = True
         return conn
 
     def _handle(self) -> psycopg.Connection[Any] | None:
         return self._conn
+
+    def _metric_stats(self) -> _metrics.Stats:
+        """Its counts for the observable instruments (``None`` once retired)."""
+        if self._retired or self._metrics is None:
+            return None
+        conn = self._conn
+        is_open = conn is not None and not conn.closed
+        return _metrics.unpooled_stats(is_open, self._lock.locked(), self._metrics)
 
     # -- blocks
 
@@ -128,15 +141,24 @@ class Connection(_SyncBlocks):
             conn: psycopg.Connection[Any] = stack[-1][1]
             savepoint = conn.transaction()
             savepoint.__enter__()
-            self._blocks.set((*stack, (me, conn, savepoint)))
+            self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
-        self._lock.acquire()
+        metrics = self._metrics
+        start = 0.0
+        if metrics is None:
+            self._lock.acquire()
+        else:
+            start = metrics.acquire(self._lock, me)
         try:
             conn = self.connection
         except BaseException:
             self._lock.release()
             raise
-        self._blocks.set((*stack, (me, conn, None)))
+        borrowed = 0.0
+        if metrics is not None:
+            borrowed = perf_counter()
+            metrics.waited(borrowed - start)
+        self._blocks.set((*stack, (me, conn, None, borrowed)))
         return conn
 
     def __exit__(
@@ -146,7 +168,7 @@ class Connection(_SyncBlocks):
         tb: TracebackType | None,
     ) -> None:
         stack = self._blocks.get()
-        _, conn, savepoint = stack[-1]
+        _, conn, savepoint, borrowed = stack[-1]
         self._blocks.set(stack[:-1])
         if savepoint is not None:
             savepoint.__exit__(exc_type, exc, tb)
@@ -157,6 +179,8 @@ class Connection(_SyncBlocks):
             if conn.closed or conn.broken:
                 self._conn = None if self._conn is conn else self._conn
             self._lock.release()
+            if self._metrics is not None:
+                self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 self._close_quietly()
 
@@ -204,6 +228,8 @@ class Connection(_SyncBlocks):
         self._conn = None
         self._lock = threading.Lock()
         self._blocks.set(())
+        if self._metrics is not None:
+            self._metrics.waiting.clear()
 
     def _close_at_exit(self) -> None:
         self._close_quietly()
@@ -278,21 +304,13 @@ class ConnectionPool(_SyncBlocks):
 
     def __enter__(self) -> psycopg.Connection[Any]:
         pool = self._pool or self._ensure_pool()
-        metrics = self._metrics
-        start = perf_counter() if metrics is not None else 0.0
         try:
             conn: psycopg.Connection[Any] = pool.getconn()
         except PoolTimeout as exc:
-            if metrics is not None:
-                metrics.timed_out()
             raise self._exhausted_error(pool) from exc
         except PoolClosed:
             raise self._closed_error() from None
-        if metrics is not None:
-            borrowed = perf_counter()
-            metrics.waited(borrowed - start)
-            start = borrowed
-        self._blocks.set((*self._blocks.get(), (pool, conn, metrics, start)))
+        self._blocks.set((*self._blocks.get(), (pool, conn)))
         return conn
 
     def __exit__(
@@ -303,13 +321,11 @@ class ConnectionPool(_SyncBlocks):
     ) -> None:
         stack = self._blocks.get()
         self._blocks.set(stack[:-1])
-        pool, conn, metrics, borrowed = stack[-1]
+        pool, conn = stack[-1]
         try:
             conn.__exit__(exc_type, exc, tb)  # commit, or roll back on an exception
         finally:
             pool.putconn(conn)
-            if metrics is not None:
-                metrics.used(perf_counter() - borrowed)
 
     # -- direct use inside a block
 
