@@ -10,7 +10,10 @@
   pools and connections bound to it (and the cache forgets its entries for that loop), so a
   program that ends ``asyncio.run()`` with a cached async pool exits promptly and cleanly.
   The wrappers stay usable: a later loop opens fresh pools and connections.
-* At interpreter exit one ``atexit`` hook closes what is still open in this process.
+* At interpreter exit one ``atexit`` hook closes what is still open in this process. A
+  ``multiprocessing`` child started by fork or forkserver ends with ``os._exit()``, which
+  runs no ``atexit`` hook: there the same close runs as one of multiprocessing's own exit
+  finalizers (registered once ``multiprocessing`` is loaded and a wrapper is tracked).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -75,6 +79,7 @@ def track(obj: Tracked) -> None:
     """Take part in fork handling and exit clean-up (weakly referenced)."""
     with _registry_lock:
         _registry.add(obj)
+    _close_at_multiprocessing_exit()
 
 
 def forget(obj: object) -> None:
@@ -155,6 +160,34 @@ async def _close_loop_objects(loop: asyncio.AbstractEventLoop, items: list[Any])
             obj._drop_dead_loop()
         except Exception:
             logger.debug("error while dropping %r at loop end", obj, exc_info=True)
+
+
+def _close_at_multiprocessing_exit() -> None:
+    """Run :func:`_at_exit` among multiprocessing's exit finalizers too (once per process).
+
+    A child process of ``multiprocessing`` (fork and forkserver start methods) ends with
+    ``os._exit()`` after running its finalizers: without this its connections would be left
+    for the operating system to drop, and the server would log "unexpected EOF on client
+    connection" for each. The child's start clears the finalizers it inherited and then runs
+    the after-fork callbacks, which register the finalizer again. Nothing is imported here:
+    a program that never loads ``multiprocessing`` pays one dictionary lookup per wrapper.
+    """
+    global _mp_finalizer, _mp_after_fork_registered
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or (_mp_finalizer is not None and _mp_finalizer.still_active()):
+        return
+    _mp_finalizer = util.Finalize(None, _at_exit, exitpriority=0)
+    if not _mp_after_fork_registered:
+        _mp_after_fork_registered = True
+        util.register_after_fork(_at_exit, _reregister_in_child)
+
+
+def _reregister_in_child(_: object) -> None:
+    _close_at_multiprocessing_exit()
+
+
+_mp_finalizer: Any = None
+_mp_after_fork_registered = False
 
 
 def _after_fork_in_child() -> None:

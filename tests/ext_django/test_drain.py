@@ -1,0 +1,52 @@
+"""Graceful drain of the test project under gunicorn: Django's pool and persistent connections.
+
+See tests/_drain.py. ``default`` goes through Django's pool (where this Django has one),
+``persistent`` keeps one connection per thread (``CONN_MAX_AGE``); neither may be left for
+the operating system to drop when a worker exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgmonkey.testing import PostgresServer
+from tests._drain import SLOW_SQL, DrainDatabase, drain, drain_server, free_port  # noqa: F401
+from tests.ext_django.conftest import write_project_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias", ["default", "persistent"])
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_sigterm_under_gunicorn_finishes_the_request_then_closes_connections(
+    drain_server: PostgresServer, tmp_path: Path, worker_class: str, alias: str
+) -> None:
+    pytest.importorskip("gunicorn")
+    db = DrainDatabase.create(drain_server)
+    write_project_yaml(tmp_path, drain_server, db.dbname, application_name=db.application_name)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
+        "PGMONKEY_DJANGO_YAML_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "--workers=2", f"--worker-class={worker_class}",
+        "--threads=4", f"--bind=127.0.0.1:{port}", "--graceful-timeout=60",
+        "--log-level=info", "tests.ext_django.project.wsgi:application",
+    ]  # fmt: skip
+    drain(
+        db,
+        command,
+        cwd=tmp_path,
+        env=env,
+        port=port,
+        ready_path=f"/drain/ready/?db={alias}",
+        slow_path=f"/drain/slow/drained/?db={alias}",
+    )
