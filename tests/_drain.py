@@ -136,9 +136,7 @@ class DrainDatabase:
         """
         lines = self.server_log()
         backends = {
-            int(m[1])
-            for m in map(_AUTHORIZED.match, lines)
-            if m and m[2] == self.application_name
+            int(m[1]) for m in map(_AUTHORIZED.match, lines) if m and m[2] == self.application_name
         }
         assert backends, "\n".join(lines)
         by_pid: dict[int, list[str]] = {}
@@ -211,6 +209,7 @@ def drain(
     ready_path: str = "/ready",
     slow_path: str = "/slow/drained",
     written: str = "drained",
+    returncode: int = 0,
 ) -> Drained:
     """SIGTERM ``command`` while a slow request is in flight; check the outcome.
 
@@ -225,6 +224,8 @@ def drain(
         slow_path: ``POST`` here writes the row ``written`` then runs :data:`SLOW_SQL` in
             the same transaction.
         written: The row the slow request commits.
+        returncode: The exit status of a clean stop (uvicorn re-raises SIGTERM once it has
+            shut down: ``-SIGTERM``).
     """
     log = cwd / f"server-{secrets.token_hex(3)}.log"
     result: dict[str, Any] = {}
@@ -235,7 +236,7 @@ def drain(
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=default_signals,  # noqa: PLW1509  (no threads of ours run yet)
+            preexec_fn=default_signals,
         )
     client: threading.Thread | None = None
     try:
@@ -254,7 +255,7 @@ def drain(
         proc.send_signal(signal.SIGTERM)
         if client is not None:
             client.join(90)
-        returncode = proc.wait(90)
+        exit_status = proc.wait(90)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -264,7 +265,7 @@ def drain(
     output = log.read_text(errors="replace")
     status, body = result.get("response", (200, ""))
     assert status == 200, (body, output)
-    assert returncode == 0, output
+    assert exit_status == returncode, output
     assert "Traceback" not in output, output
     assert written in db.names(), output
     db.wait_for_no_sessions()

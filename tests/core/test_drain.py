@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain, drain_server  # noqa: F401
+from tests._drain import SLOW_SQL, DrainDatabase, drain
 
 SYNC = textwrap.dedent(
     f"""
@@ -85,7 +85,9 @@ CHILD = textwrap.dedent(
 )
 
 
-def _run(server: PostgresServer, tmp_path: Path, script: str, connection_type: str, **env: str) -> str:
+def _run(
+    server: PostgresServer, tmp_path: Path, script: str, connection_type: str, **env: str
+) -> str:
     db = DrainDatabase.create(server)
     (tmp_path / "program.py").write_text(script, encoding="utf-8")
     environ = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain, drain_server, free_port  # noqa: F401
+from tests._drain import SLOW_SQL, DrainDatabase, drain, free_port
 from tests.ext_django.conftest import write_project_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,3 +50,48 @@ def test_sigterm_under_gunicorn_finishes_the_request_then_closes_connections(
         ready_path=f"/drain/ready/?db={alias}",
         slow_path=f"/drain/slow/drained/?db={alias}",
     )
+
+
+CHILD = f"""
+import multiprocessing, os, signal, sys, threading
+
+import django
+
+django.setup()
+from django.db import connections, transaction
+
+
+def work(alias):
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute("INSERT INTO drained (name) VALUES ('drained')")
+        cursor.execute({SLOW_SQL!r})
+
+
+if __name__ == "__main__":
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    child = multiprocessing.get_context("fork").Process(target=work, args=(sys.argv[1],))
+    child.start()
+    stop.wait()
+    child.join()
+    print("child exit code", child.exitcode)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias", ["default", "persistent"])
+def test_multiprocessing_child_closes_its_connections(
+    drain_server: PostgresServer, tmp_path: Path, alias: str
+) -> None:
+    # The child ends with os._exit(): neither atexit nor garbage collection closes anything.
+    db = DrainDatabase.create(drain_server)
+    write_project_yaml(tmp_path, drain_server, db.dbname, application_name=db.application_name)
+    (tmp_path / "program.py").write_text(CHILD, encoding="utf-8")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
+        "PGMONKEY_DJANGO_YAML_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-W", "error", "program.py", alias]
+    assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"

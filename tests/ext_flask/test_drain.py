@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain, drain_server, free_port  # noqa: F401
+from tests._drain import SLOW_SQL, DrainDatabase, drain, free_port
 
 APP_MODULE = textwrap.dedent(
     f"""
@@ -58,3 +58,45 @@ def test_sigterm_under_gunicorn_finishes_the_request_then_closes_the_pools(
     env = {**os.environ, "PGMONKEY_DRAIN_CONFIG": json.dumps(db.config())}
     drained = drain(db, command, cwd=tmp_path, env=env, port=port)
     assert len(drained.backends) >= 2  # each worker's pool (min_size 2) was closed cleanly
+
+
+CHILD = f"""
+import json, multiprocessing, os, signal, threading
+
+from flask import Flask
+
+from pgmonkey_flask import PGMonkey
+
+pg = PGMonkey()
+app = Flask(__name__)
+app.config["PGMONKEY_CONFIG"] = json.loads(os.environ["PGMONKEY_DRAIN_CONFIG"])
+pg.init_app(app)
+
+
+def work():
+    with app.app_context(), pg.transaction() as conn:
+        conn.execute("INSERT INTO drained (name) VALUES ('drained')")
+        conn.execute({SLOW_SQL!r})
+
+
+if __name__ == "__main__":
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    child = multiprocessing.get_context("fork").Process(target=work)
+    child.start()
+    stop.wait()
+    child.join()
+    print("child exit code", child.exitcode)
+"""
+
+
+@pytest.mark.slow
+def test_multiprocessing_child_closes_its_pools(
+    drain_server: PostgresServer, tmp_path: Path
+) -> None:
+    # The child ends with os._exit(): the extension's clean-up must not rely on atexit.
+    db = DrainDatabase.create(drain_server)
+    (tmp_path / "program.py").write_text(CHILD, encoding="utf-8")
+    env = {**os.environ, "PGMONKEY_DRAIN_CONFIG": json.dumps(db.config())}
+    command = [sys.executable, "-W", "error", "program.py"]
+    assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"
