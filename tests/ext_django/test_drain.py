@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pgmonkey.testing import PostgresServer
 from tests._drain import SLOW_SQL, DrainDatabase, drain, free_port
-from tests.ext_django.conftest import write_project_yaml
+from tests.ext_django.conftest import Project, write_project_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,3 +96,22 @@ def test_multiprocessing_child_closes_its_connections(
     }
     command = [sys.executable, "-W", "error", "program.py", alias]
     assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"
+
+
+def test_close_opened_connections_reaches_every_thread(project: Project) -> None:
+    from django.db import connections
+
+    from pgmonkey_django import close_opened_connections
+
+    def query() -> int:
+        with connections["persistent"].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid: int = cursor.fetchone()[0]
+        return pid
+
+    with ThreadPoolExecutor(2) as executor:  # the threads end; their connections stay open
+        pids = set(executor.map(lambda _: query(), range(8)))
+    opened = {pid for pid, _ in project.sessions()}
+    assert pids <= opened
+    close_opened_connections()
+    assert not pids & {pid for pid, _ in project.sessions(settle_to=len(opened - pids))}

@@ -6,6 +6,7 @@ finish before the lifespan's shutdown closes them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -47,12 +48,11 @@ async def slow(name: str, conn: Annotated[Any, Depends(pg.transaction)]) -> str:
 
 def _uvicorn_worker_class() -> str:
     """The gunicorn worker class of uvicorn (the ``uvicorn-worker`` package, or uvicorn's own)."""
-    try:
-        import uvicorn_worker  # noqa: F401
-    except ImportError:
-        pytest.importorskip("uvicorn.workers")
-        return "uvicorn.workers.UvicornWorker"
-    return "uvicorn_worker.UvicornWorker"
+    if importlib.util.find_spec("uvicorn_worker") is not None:
+        return "uvicorn_worker.UvicornWorker"
+    if importlib.util.find_spec("uvicorn.workers") is None:
+        pytest.skip("neither uvicorn-worker nor uvicorn.workers is installed")
+    return "uvicorn.workers.UvicornWorker"
 
 
 def _command(manager: str, port: int) -> list[str]:
