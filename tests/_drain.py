@@ -52,6 +52,26 @@ BAD_LINES = (
 SLOW_SQL = "SELECT pg_sleep(1.5)"
 """What the slow endpoints run inside their transaction, after writing their row."""
 
+RUN_CHILD = """
+if __name__ == "__main__":
+    import multiprocessing, signal, sys, threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    context = multiprocessing.get_context(os.environ.get("START_METHOD", "fork"))
+    child = context.Process(target=work, args=tuple(sys.argv[1:]))
+    child.start()
+    stop.wait()
+    child.join()
+    print("child exit code", child.exitcode)
+"""
+"""The end of a program that runs its ``work(*argv)`` in a ``multiprocessing`` child.
+
+The child runs the slow transaction and ends (with ``os._exit()`` for the fork and forkserver
+start methods, ``START_METHOD`` in the environment, fork by default); the parent waits for
+SIGTERM, then for the child. The program needs ``import os`` and a ``work`` function.
+"""
+
 _AUTHORIZED = re.compile(r"^\[(\d+)\] LOG:  connection authorized: .*application_name=(\S+)")
 _LINE = re.compile(r"^\[(\d+)\] \w+:  (.*)$")
 

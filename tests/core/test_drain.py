@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain
 
 SYNC = textwrap.dedent(
     f"""
@@ -58,30 +58,22 @@ ASYNC = textwrap.dedent(
     """
 )
 
-CHILD = textwrap.dedent(
-    f"""
-    import json, multiprocessing, os, signal, threading
+CHILD = (
+    textwrap.dedent(
+        f"""
+    import json, os
 
     from pgmonkey import PGConnectionManager
 
-    def work(cfg):
+    def work():
+        cfg = json.loads(os.environ["PGMONKEY_DRAIN_CONFIG"])
         conn = PGConnectionManager().get_database_connection_from_dict(cfg)
         with conn as c:
             c.execute("INSERT INTO drained (name) VALUES ('drained')")
             c.execute({SLOW_SQL!r})
-
-    if __name__ == "__main__":
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-        cfg = json.loads(os.environ["PGMONKEY_DRAIN_CONFIG"])
-        child = multiprocessing.get_context(os.environ["START_METHOD"]).Process(
-            target=work, args=(cfg,)
-        )
-        child.start()
-        stop.wait()
-        child.join()
-        print("child exit code", child.exitcode)
     """
+    )
+    + RUN_CHILD
 )
 
 
@@ -100,19 +92,15 @@ def _run(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("connection_type", ["normal", "pool"])
-def test_sigterm_handler_lets_the_transaction_finish(
-    drain_server: PostgresServer, tmp_path: Path, connection_type: str
+@pytest.mark.parametrize(
+    ("script", "connection_type"),
+    [(SYNC, "normal"), (SYNC, "pool"), (ASYNC, "async"), (ASYNC, "async_pool")],
+    ids=["sync-normal", "sync-pool", "asyncio-async", "asyncio-async_pool"],
+)
+def test_signal_handler_lets_the_transaction_finish(
+    drain_server: PostgresServer, tmp_path: Path, script: str, connection_type: str
 ) -> None:
-    assert _run(drain_server, tmp_path, SYNC, connection_type) == "stopped\n"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("connection_type", ["async", "async_pool"])
-def test_asyncio_signal_handler_lets_the_transaction_finish(
-    drain_server: PostgresServer, tmp_path: Path, connection_type: str
-) -> None:
-    assert _run(drain_server, tmp_path, ASYNC, connection_type) == "stopped\n"
+    assert _run(drain_server, tmp_path, script, connection_type) == "stopped\n"
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ the operating system to drop when a worker exits.
 
 from __future__ import annotations
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain, free_port
-from tests.ext_django.conftest import Project, write_project_yaml
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, free_port
+from tests.ext_django.conftest import Project, project_env, write_project_yaml
 
 
 @pytest.mark.slow
@@ -31,12 +28,7 @@ def test_sigterm_under_gunicorn_finishes_the_request_then_closes_connections(
     db = DrainDatabase.create(drain_server)
     write_project_yaml(tmp_path, drain_server, db.dbname, application_name=db.application_name)
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
-        "PGMONKEY_DJANGO_YAML_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = project_env(tmp_path)
     command = [
         sys.executable, "-m", "gunicorn", "--workers=2", f"--worker-class={worker_class}",
         "--threads=4", f"--bind=127.0.0.1:{port}", "--graceful-timeout=60",
@@ -53,8 +45,9 @@ def test_sigterm_under_gunicorn_finishes_the_request_then_closes_connections(
     )
 
 
-CHILD = f"""
-import multiprocessing, os, signal, sys, threading
+CHILD = (
+    f"""
+import os
 
 import django
 
@@ -66,17 +59,9 @@ def work(alias):
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute("INSERT INTO drained (name) VALUES ('drained')")
         cursor.execute({SLOW_SQL!r})
-
-
-if __name__ == "__main__":
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    child = multiprocessing.get_context("fork").Process(target=work, args=(sys.argv[1],))
-    child.start()
-    stop.wait()
-    child.join()
-    print("child exit code", child.exitcode)
 """
+    + RUN_CHILD
+)
 
 
 @pytest.mark.slow
@@ -88,12 +73,7 @@ def test_multiprocessing_child_closes_its_connections(
     db = DrainDatabase.create(drain_server)
     write_project_yaml(tmp_path, drain_server, db.dbname, application_name=db.application_name)
     (tmp_path / "program.py").write_text(CHILD, encoding="utf-8")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
-        "PGMONKEY_DJANGO_YAML_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = project_env(tmp_path)
     command = [sys.executable, "-W", "error", "program.py", alias]
     assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import SLOW_SQL, DrainDatabase, drain, free_port
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, free_port
 
 APP_MODULE = textwrap.dedent(
     f"""
@@ -60,8 +60,9 @@ def test_sigterm_under_gunicorn_finishes_the_request_then_closes_the_pools(
     assert len(drained.backends) >= 2  # each worker's pool (min_size 2) was closed cleanly
 
 
-CHILD = f"""
-import json, multiprocessing, os, signal, threading
+CHILD = (
+    f"""
+import json, os
 
 from flask import Flask
 
@@ -77,17 +78,9 @@ def work():
     with app.app_context(), pg.transaction() as conn:
         conn.execute("INSERT INTO drained (name) VALUES ('drained')")
         conn.execute({SLOW_SQL!r})
-
-
-if __name__ == "__main__":
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    child = multiprocessing.get_context("fork").Process(target=work)
-    child.start()
-    stop.wait()
-    child.join()
-    print("child exit code", child.exitcode)
 """
+    + RUN_CHILD
+)
 
 
 @pytest.mark.slow
