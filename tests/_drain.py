@@ -18,12 +18,12 @@ The server of these tests logs connections and disconnections, and each database
 from __future__ import annotations
 
 import http.client
-import json
 import re
 import secrets
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -293,6 +293,10 @@ def drain(
     return Drained(status, body, output, backends)
 
 
-def json_env(**values: Any) -> dict[str, str]:
-    """Environment entries holding JSON values."""
-    return {key: json.dumps(value) for key, value in values.items()}
+def drain_program(
+    db: DrainDatabase, script: str, *args: str, cwd: Path, env: dict[str, str]
+) -> str:
+    """:func:`drain` a plain program (``script``, run with ``-W error``); returns its output."""
+    (cwd / "program.py").write_text(script, encoding="utf-8")
+    command = [sys.executable, "-W", "error", "program.py", *args]
+    return drain(db, command, cwd=cwd, env=env).output

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain_program
 
 SYNC = textwrap.dedent(
     f"""
@@ -81,14 +80,9 @@ def _run(
     server: PostgresServer, tmp_path: Path, script: str, connection_type: str, **env: str
 ) -> str:
     db = DrainDatabase.create(server)
-    (tmp_path / "program.py").write_text(script, encoding="utf-8")
-    environ = {
-        **os.environ,
-        **env,
-        "PGMONKEY_DRAIN_CONFIG": json.dumps(db.config(connection_type)),
-    }
-    command = [sys.executable, "-W", "error", "program.py"]
-    return drain(db, command, cwd=tmp_path, env=environ).output
+    config = json.dumps(db.config(connection_type))
+    environ = {**os.environ, **env, "PGMONKEY_DRAIN_CONFIG": config}
+    return drain_program(db, script, cwd=tmp_path, env=environ)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, free_port
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, drain_program, free_port
 from tests.ext_django.conftest import Project, project_env, write_project_yaml
 
 
@@ -72,10 +72,8 @@ def test_multiprocessing_child_closes_its_connections(
     # The child ends with os._exit(): neither atexit nor garbage collection closes anything.
     db = DrainDatabase.create(drain_server)
     write_project_yaml(tmp_path, drain_server, db.dbname, application_name=db.application_name)
-    (tmp_path / "program.py").write_text(CHILD, encoding="utf-8")
-    env = project_env(tmp_path)
-    command = [sys.executable, "-W", "error", "program.py", alias]
-    assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"
+    output = drain_program(db, CHILD, alias, cwd=tmp_path, env=project_env(tmp_path))
+    assert output == "child exit code 0\n"
 
 
 def test_close_opened_connections_reaches_every_thread(project: Project) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pgmonkey.testing import PostgresServer
-from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, free_port
+from tests._drain import RUN_CHILD, SLOW_SQL, DrainDatabase, drain, drain_program, free_port
 
 APP_MODULE = textwrap.dedent(
     f"""
@@ -89,7 +89,5 @@ def test_multiprocessing_child_closes_its_pools(
 ) -> None:
     # The child ends with os._exit(): the extension's clean-up must not rely on atexit.
     db = DrainDatabase.create(drain_server)
-    (tmp_path / "program.py").write_text(CHILD, encoding="utf-8")
     env = {**os.environ, "PGMONKEY_DRAIN_CONFIG": json.dumps(db.config())}
-    command = [sys.executable, "-W", "error", "program.py"]
-    assert drain(db, command, cwd=tmp_path, env=env).output == "child exit code 0\n"
+    assert drain_program(db, CHILD, cwd=tmp_path, env=env) == "child exit code 0\n"
