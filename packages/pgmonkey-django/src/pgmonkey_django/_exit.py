@@ -36,17 +36,21 @@ _pools: weakref.WeakSet[Any] = weakref.WeakSet()
 
 def _remember(sender: Any, connection: Any, **kwargs: Any) -> None:
     """``connection_created`` receiver: remember the wrapper (and its pool) of this process."""
-    global _pid
     with _lock:
-        if os.getpid() != _pid:  # a forked child: what the parent recorded is not ours
-            _pid = os.getpid()
-            _wrappers.clear()
-            _pools.clear()
         _wrappers.add(connection)
         pools = getattr(type(connection), "_connection_pools", None)
         pool = pools.get(connection.alias) if isinstance(pools, dict) else None
         if pool is not None:
             _pools.add(pool)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child: what the parent opened is not the child's to close."""
+    global _lock, _pid, _wrappers, _pools
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    _pid = os.getpid()
+    _wrappers = weakref.WeakSet()
+    _pools = weakref.WeakSet()
 
 
 def close_opened_connections() -> None:
@@ -94,4 +98,6 @@ def close_connections_at_exit() -> None:
             return
         connection_created.connect(_remember, dispatch_uid="pgmonkey_django.close_at_exit")
         close_at_exit(close_opened_connections)
+        if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork() either
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         _installed = True
