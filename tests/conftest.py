@@ -4,3 +4,5 @@ The servers come from :mod:`pgmonkey.testing`, whose pytest plugin is registered
 pgmonkey-core (the ``pytest11`` entry point): ``pg_server`` for the session, ``pg_database``
 for a fresh database.
 """
+
+from tests._drain import drain_server  # noqa: F401  (a fixture for the drain tests)

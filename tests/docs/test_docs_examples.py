@@ -134,6 +134,7 @@ SCRIPTS: dict[str, Script] = {
         ]
     ),
     "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
+    "operations/graceful.py": Script(stdout=[r"^jobs done: 3$", r"^committed: 3$"]),
     "operations/metrics.py": Script(
         stdout=[
             r"^sum: 4950$",

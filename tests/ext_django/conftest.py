@@ -26,6 +26,7 @@ from tests._health import health_server, running_health_server  # noqa: F401  (f
 from tests._replicas import replica_cluster  # noqa: F401  (a fixture for this folder)
 
 PROJECT_SETTINGS = "tests.ext_django.project.settings"
+ROOT = Path(__file__).resolve().parents[2]
 APP_NAME = "pgm-django-tests"
 STATEMENT_TIMEOUT = "2345ms"
 SEARCH_PATH = 'public, "$user"'
@@ -74,6 +75,16 @@ def write_project_yaml(
     broken["connection_settings"]["port"] = server.port + 1 if server.port < 65535 else 1
     broken["connection_settings"]["connect_timeout"] = 3
     (directory / "broken.yaml").write_text(yaml.safe_dump(broken), encoding="utf-8")
+
+
+def project_env(yaml_dir: Path) -> dict[str, str]:
+    """The environment of a process running the test project on the YAML files in ``yaml_dir``."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS,
+        "PGMONKEY_DJANGO_YAML_DIR": str(yaml_dir),
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 @dataclass

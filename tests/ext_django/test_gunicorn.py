@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -25,12 +24,13 @@ import pytest
 from tests.ext_django.conftest import (
     POOL_MAX,
     POOLING,
+    ROOT,
     STATEMENT_TIMEOUT,
     Project,
+    project_env,
     write_project_yaml,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 LOAD_APP_NAME = "pgm-django-load"
 WORKERS = 2
 THREADS = 4
@@ -90,13 +90,10 @@ def test_gunicorn_load(project: Project, tmp_path: Path) -> None:
     write_project_yaml(yaml_dir, project.server, project.dbname, application_name=LOAD_APP_NAME)
     port = free_port()
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
-        "PGMONKEY_DJANGO_YAML_DIR": str(yaml_dir),
+        **project_env(yaml_dir),
         "PGMONKEY_DJANGO_FORK_SAFETY": "1",
         "PGMONKEY_DJANGO_CONNECT_AT_IMPORT": "1",
         "PGMONKEY_DJANGO_MASTER_BACKEND_FILE": str(tmp_path / "master_backend"),
-        "PYTHONPATH": str(ROOT),
     }
     command = [
         sys.executable,

@@ -9,7 +9,6 @@ project's ``default`` alias points to that server.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,12 +21,14 @@ from pgmonkey_django import database_config
 from tests._health import STATS, assert_outage_cycle, serve_through_outage
 from tests.ext_django.conftest import (
     POOLING,
+    ROOT,
     Project,
     extra_databases,
     project_config,
+    project_env,
     write_project_yaml,
 )
-from tests.ext_django.test_gunicorn import ROOT, free_port
+from tests.ext_django.test_gunicorn import free_port
 
 Fetch = Callable[[], tuple[int, dict[str, Any]]]
 
@@ -128,12 +129,7 @@ def test_gunicorn_serves_health_through_an_outage(
     yaml_dir.mkdir()
     write_project_yaml(yaml_dir, running_health_server, health_db)
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.ext_django.project.settings",
-        "PGMONKEY_DJANGO_YAML_DIR": str(yaml_dir),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = project_env(yaml_dir)
     command = [
         sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
         "--threads", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",

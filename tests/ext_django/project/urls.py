@@ -6,6 +6,8 @@ from tests.ext_django.project import views
 urlpatterns = [
     path("info/", views.info),
     path("create/", views.create),
+    path("drain/ready/", views.drain_ready),
+    path("drain/slow/<str:name>/", views.drain_slow),
     path("replica/read/", views.replica_read),
     path("replica/write/", views.replica_write),
     path("", include("pgmonkey_django.urls")),

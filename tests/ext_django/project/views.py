@@ -1,6 +1,6 @@
 import os
 
-from django.db import DatabaseError, connection, connections, router
+from django.db import DatabaseError, connection, connections, router, transaction
 from django.http import HttpRequest, JsonResponse
 
 from tests.ext_django.project.models import Item
@@ -60,3 +60,19 @@ def replica_write(request: HttpRequest) -> JsonResponse:
             }
         )
     return JsonResponse({"id": item.pk, **_server(item._state.db or "")})
+
+
+def drain_ready(request: HttpRequest) -> JsonResponse:
+    """Touches the alias ``?db=`` (the graceful drain tests)."""
+    with connections[request.GET.get("db", "default")].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"worker": os.getpid()})
+
+
+def drain_slow(request: HttpRequest, name: str) -> JsonResponse:
+    """Writes ``name`` to ``drained`` and sleeps in the same transaction (alias ``?db=``)."""
+    alias = request.GET.get("db", "default")
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute("INSERT INTO drained (name) VALUES (%s)", [name])
+        cursor.execute("SELECT pg_sleep(1.5)")
+    return JsonResponse({"worker": os.getpid()})

@@ -10,7 +10,11 @@
   pools and connections bound to it (and the cache forgets its entries for that loop), so a
   program that ends ``asyncio.run()`` with a cached async pool exits promptly and cleanly.
   The wrappers stay usable: a later loop opens fresh pools and connections.
-* At interpreter exit one ``atexit`` hook closes what is still open in this process.
+* At interpreter exit one ``atexit`` hook closes what is still open in this process. A
+  ``multiprocessing`` child started by fork or forkserver ends with ``os._exit()``, which
+  runs no ``atexit`` hook: there the same close runs as one of multiprocessing's own exit
+  finalizers. The extensions add their own clean-up to the same hook through
+  :func:`close_at_exit`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -29,6 +34,7 @@ __all__ = [
     "LOOP_END_TIMEOUT",
     "LoopBound",
     "Tracked",
+    "close_at_exit",
     "close_at_loop_end",
     "forget",
     "on_fork_in_child",
@@ -69,12 +75,14 @@ _pid = os.getpid()
 _loop_objects: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}
 _watch_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 _loop_end_callbacks: list[Callable[[asyncio.AbstractEventLoop], None]] = []
+_exit_callbacks: list[Callable[[], None]] = []
 
 
 def track(obj: Tracked) -> None:
     """Take part in fork handling and exit clean-up (weakly referenced)."""
     with _registry_lock:
         _registry.add(obj)
+    _close_at_multiprocessing_exit()
 
 
 def forget(obj: object) -> None:
@@ -86,6 +94,18 @@ def forget(obj: object) -> None:
 def on_fork_in_child(callback: Callable[[], None]) -> None:
     """Run ``callback`` in a forked child, before the wrappers are reset."""
     _fork_callbacks.append(callback)
+
+
+def close_at_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when this process ends, before pgmonkey closes its own objects.
+
+    That is at interpreter exit (``atexit``) and at the end of a ``multiprocessing`` child
+    started by fork or forkserver, which ends with ``os._exit()`` and runs no ``atexit``
+    hook. A forked child inherits the callback: it must close only what the current process
+    opened (and forget, never close, what it inherited). Exceptions are logged at debug level.
+    """
+    _exit_callbacks.append(callback)
+    _close_at_multiprocessing_exit()
 
 
 def on_loop_end(callback: Callable[[asyncio.AbstractEventLoop], None]) -> None:
@@ -157,6 +177,34 @@ async def _close_loop_objects(loop: asyncio.AbstractEventLoop, items: list[Any])
             logger.debug("error while dropping %r at loop end", obj, exc_info=True)
 
 
+def _close_at_multiprocessing_exit() -> None:
+    """Run :func:`_at_exit` among multiprocessing's exit finalizers too (once per process).
+
+    A child process of ``multiprocessing`` (fork and forkserver start methods) ends with
+    ``os._exit()`` after running its finalizers: without this its connections would be left
+    for the operating system to drop, and the server would log "unexpected EOF on client
+    connection" for each. The child's start clears the finalizers it inherited and then runs
+    the after-fork callbacks, which register the finalizer again. Nothing is imported here:
+    a program that never loads ``multiprocessing`` pays one dictionary lookup per call.
+    """
+    global _mp_finalizer, _mp_after_fork_registered
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or (_mp_finalizer is not None and _mp_finalizer.still_active()):
+        return
+    _mp_finalizer = util.Finalize(None, _at_exit, exitpriority=0)
+    if not _mp_after_fork_registered:
+        _mp_after_fork_registered = True
+        util.register_after_fork(_at_exit, _reregister_in_child)
+
+
+def _reregister_in_child(_: object) -> None:
+    _close_at_multiprocessing_exit()
+
+
+_mp_finalizer: Any = None
+_mp_after_fork_registered = False
+
+
 def _after_fork_in_child() -> None:
     global _registry_lock, _pid, _loop_objects, _watch_tasks
     _pid = os.getpid()
@@ -167,11 +215,17 @@ def _after_fork_in_child() -> None:
         callback()
     for obj in list(_registry):
         obj._after_fork_in_child()
+    _close_at_multiprocessing_exit()
 
 
 def _at_exit() -> None:
     if os.getpid() != _pid:  # pragma: no cover - atexit does not run in forked children
         return
+    for callback in list(_exit_callbacks):
+        try:
+            callback()
+        except Exception:
+            logger.debug("error in exit callback %r", callback, exc_info=True)
     for obj in list(_registry):
         try:
             obj._close_at_exit()
@@ -182,3 +236,4 @@ def _at_exit() -> None:
 if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork() either
     os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
+_close_at_multiprocessing_exit()  # imported in a forkserver or spawn child before it starts

@@ -13,7 +13,8 @@ Example:
     ... })
 
 Add ``"pgmonkey_django"`` to ``INSTALLED_APPS`` (optional) for system checks, the
-``pgmonkey_check`` management command and automatic fork safety.
+``pgmonkey_check`` management command, automatic fork safety, and the closing of every
+connection and pool when a process ends.
 """
 
 from pgmonkey_django._config import (
@@ -25,6 +26,7 @@ from pgmonkey_django._config import (
     databases,
 )
 from pgmonkey_django._env import DEFAULT_ENV, config
+from pgmonkey_django._exit import close_connections_at_exit, close_opened_connections
 from pgmonkey_django._fork import forget_inherited_connections, install_fork_safety
 from pgmonkey_django._version import __version__
 
@@ -35,6 +37,8 @@ __all__ = [
     "PgMonkeyDjangoWarning",
     "PoolFallbackWarning",
     "__version__",
+    "close_connections_at_exit",
+    "close_opened_connections",
     "config",
     "database_config",
     "databases",

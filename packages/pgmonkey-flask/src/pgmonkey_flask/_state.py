@@ -6,11 +6,14 @@ A pool inherited through ``fork()`` (gunicorn ``--preload``, uWSGI without ``laz
 ``multiprocessing`` with the fork start method) is *forgotten* in the child, never used and
 never closed: its sockets are shared with the parent, and closing them from the child would
 terminate the parent's sessions. The child builds its own pool on first use.
+
+When the process ends (interpreter exit, or the end of a ``multiprocessing`` child, which
+skips ``atexit``) the pools it created are closed: each connection ends with the protocol's
+Terminate message, never a dropped socket (see :func:`pgmonkey.connections.close_at_exit`).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import ConnectionPool
 
+from pgmonkey.connections import close_at_exit
 from pgmonkey_flask import _pools
 from pgmonkey_flask._errors import PGMonkeyFlaskError
 from pgmonkey_flask._settings import ExtensionSettings
@@ -141,7 +145,7 @@ def _after_fork_in_child() -> None:
 
 
 def _close_at_exit() -> None:
-    """Close the pools this process created (Flask has no shutdown hook)."""
+    """Close the pools this process created (Flask has no shutdown hook of its own)."""
     for state in list(_STATES):
         try:
             state.close()
@@ -151,4 +155,4 @@ def _close_at_exit() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_at_exit)
+close_at_exit(_close_at_exit)

@@ -20,6 +20,11 @@ Wrapper types (what :class:`pgmonkey.PGConnectionManager` hands out): :class:`Co
 async ones) yields a real psycopg connection. The names of earlier pgmonkey releases
 (``PGNormalConnection``, ``PGPoolConnection``, ``PGAsyncConnection``,
 ``PGAsyncPoolConnection``) remain as aliases.
+
+Process end: whatever pgmonkey opened and is still open is closed when the process ends, at
+interpreter exit and at the end of a ``multiprocessing`` child (which skips ``atexit``).
+:func:`close_at_exit` adds a clean-up of your own (the framework extensions close their pools
+and connections through it).
 """
 
 from pgmonkey._psycopg import require_psycopg
@@ -28,6 +33,7 @@ from pgmonkey._psycopg import require_psycopg
 # bare ImportError from the first module below that imports it.
 require_psycopg()
 
+from pgmonkey._lifecycle import close_at_exit
 from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
@@ -55,6 +61,7 @@ __all__ = [
     "PGPoolConnection",
     "PoolerDetectedWarning",
     "PostgresBaseConnection",
+    "close_at_exit",
     "connect",
     "connect_async",
     "open_async_pool",
