@@ -7,11 +7,13 @@ server in step (``ALTER ROLE`` through an admin connection before returning).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,21 @@ from pgmonkey.testing import PostgresServer
 
 __all__ = [
     "ISSUED",
+    "Load",
     "StepState",
+    "assert_no_secret_logged",
     "async_stepping_password",
     "drop_role",
     "make_role",
     "new_password",
     "old_backends",
+    "prove_rotation",
     "rotate_file",
+    "server_now",
+    "set_password",
     "stepping_password",
     "use_server",
+    "wait_until",
 ]
 
 
@@ -108,3 +116,153 @@ def stepping_password(settings: Mapping[str, Any]) -> str:
 async def async_stepping_password(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The async flavour, returning a mapping of parameters (user and password)."""
     return {"user": settings["user"], "password": stepping_password(settings)}
+
+
+class Load:
+    """Operations run continuously by threads (and an asyncio loop) while a test rotates.
+
+    Each operation is recorded with the phase the test had set when it started
+    (``"before"``, ``"window"`` between the server change and the new secret, ``"after"``).
+    """
+
+    def __init__(self) -> None:
+        self.phase = "before"
+        self.done: dict[str, int] = {}
+        self.failures: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    def _record(self, label: str, phase: str, exc: BaseException | None) -> None:
+        with self._lock:
+            if exc is None:
+                self.done[label] = self.done.get(label, 0) + 1
+            else:
+                self.failures.append((phase, label, f"{type(exc).__name__}: {exc}"))
+
+    def run(self, label: str, op: Callable[[], object]) -> None:
+        """Run one operation and record its outcome."""
+        phase = self.phase
+        try:
+            op()
+        except Exception as exc:
+            self._record(label, phase, exc)
+        else:
+            self._record(label, phase, None)
+
+    async def arun(self, label: str, op: Callable[[], Awaitable[object]]) -> None:
+        """Run one async operation and record its outcome."""
+        phase = self.phase
+        try:
+            await op()
+        except Exception as exc:
+            self._record(label, phase, exc)
+        else:
+            self._record(label, phase, None)
+
+    def threads(self, label: str, op: Callable[[], object], count: int = 8) -> None:
+        """Start ``count`` threads running ``op`` until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.run(label, op)
+
+        for _ in range(count):
+            thread = threading.Thread(target=loop, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def asyncio_thread(self, main: Callable[[Load], Coroutine[Any, Any, None]]) -> None:
+        """Start a thread running ``asyncio.run(main(self))`` (it should stop at ``stopping``)."""
+
+        def target() -> None:
+            try:
+                asyncio.run(main(self))
+            except Exception as exc:
+                self._record("asyncio", self.phase, exc)
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def count(self, label: str) -> int:
+        """Successful operations of ``label`` so far."""
+        with self._lock:
+            return self.done.get(label, 0)
+
+    def wait_for(self, more: int, *labels: str, timeout: float = 90.0) -> None:
+        """Wait until each label has ``more`` further successes (or fail the test)."""
+        targets = {label: self.count(label) + more for label in labels}
+        deadline = time.monotonic() + timeout
+        while any(self.count(label) < target for label, target in targets.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"operations stalled: {self.done}, {self.failures[:5]}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop every worker and wait for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll ``predicate`` until true (or fail the test naming ``what``)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def server_now(server: PostgresServer) -> Any:
+    """The server's clock (``clock_timestamp()``)."""
+    return server.execute("SELECT clock_timestamp()")[0][0]
+
+
+def prove_rotation(
+    load: Load,
+    server: PostgresServer,
+    roles: list[str],
+    labels: list[str],
+    rotate: Callable[[], None],
+) -> None:
+    """Run ``rotate`` under load, then wait until every older session of ``roles`` retired.
+
+    Asserts that no operation failed outside the rotation window (``rotate`` itself) and
+    that the pools kept serving after all their connections were replaced.
+    """
+    try:
+        load.wait_for(20, *labels)
+        since = server_now(server)
+        load.phase = "window"
+        rotate()
+        load.phase = "after"
+        wait_until(
+            lambda: all(old_backends(server, role, since) == 0 for role in roles),
+            "the connections opened before the rotation to retire",
+        )
+        load.wait_for(50, *labels)
+        for role in roles:  # serving through connections opened after the rotation only
+            rows = server.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
+                [role],
+            )
+            assert rows[0][0] >= 1
+            assert old_backends(server, role, since) == 0
+    finally:
+        load.stop()
+    assert [f for f in load.failures if f[0] != "window"] == []
+
+
+def assert_no_secret_logged(text: str, server: PostgresServer, secrets_: list[str]) -> None:
+    """No password in the captured log records, nor in the server's log."""
+    server_log = server.logfile.read_text(errors="replace") if server.logfile.exists() else ""
+    for secret in secrets_:
+        assert secret not in text
+        assert secret not in server_log
