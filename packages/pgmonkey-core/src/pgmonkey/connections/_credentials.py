@@ -28,7 +28,7 @@ import psycopg_pool
 from pgmonkey.config._provider import ProviderImportError, load_provider
 from pgmonkey.config._secret_file import FileSecret
 from pgmonkey.config._sensitive import is_sensitive_key
-from pgmonkey.errors import ConfigValidationError, CredentialProviderError
+from pgmonkey.errors import ConfigValidationError, CredentialProviderError, PgMonkeyError
 
 __all__ = [
     "PROVIDER_KEY",
@@ -170,6 +170,8 @@ def resolve_credentials(params: Mapping[str, Any]) -> dict[str, Any]:
         raise _async_for_sync(spec)
     try:
         result = provider(provider_settings(out))
+    except PgMonkeyError:
+        raise  # pgmonkey's own errors (the built-in providers') quote no secret
     except Exception as exc:
         raise _failed(spec, exc) from exc
     if inspect.isawaitable(result):
@@ -201,6 +203,8 @@ async def resolve_credentials_async(params: Mapping[str, Any]) -> dict[str, Any]
         result = provider(provider_settings(out))
         if inspect.isawaitable(result):
             result = await result
+    except PgMonkeyError:
+        raise  # pgmonkey's own errors (the built-in providers') quote no secret
     except Exception as exc:
         raise _failed(spec, exc) from exc
     return _merge(out, spec, result)
