@@ -26,6 +26,7 @@ from typing import Any
 import psycopg_pool
 
 from pgmonkey.config._provider import ProviderImportError, load_provider
+from pgmonkey.config._schema import libpq_keywords
 from pgmonkey.config._secret_file import FileSecret
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.errors import ConfigValidationError, CredentialProviderError, PgMonkeyError
@@ -64,13 +65,16 @@ def provider_settings(params: Mapping[str, Any]) -> dict[str, Any]:
         params: libpq parameters.
 
     Returns:
-        A new dict without the provider key and without sensitive keys (``password``,
+        A new dict of the libpq parameters that are not sensitive (no ``password``,
         ``sslpassword``...): ``host``, ``port``, ``user``, ``dbname``, ``sslmode``...
+        (psycopg arguments such as ``autocommit`` or a framework's ``cursor_factory`` are
+        left out).
     """
+    keywords = libpq_keywords()
     return {
         key: value
         for key, value in params.items()
-        if key != PROVIDER_KEY and not is_sensitive_key(key)
+        if key in keywords and not is_sensitive_key(key)
     }
 
 
