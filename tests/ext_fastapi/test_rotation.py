@@ -1,0 +1,102 @@
+"""Rotating credentials behind pgmonkey-fastapi: concurrent requests while the password rotates.
+
+The lifespan's ``async_pool`` is the core's, so each new connection uses the credentials of
+now (a re-read ``from_file`` secret, or the ``credential_provider``, awaited when async);
+``max_lifetime`` retires the older ones between requests. Eight concurrent clients run in
+the app's own event loop (on a thread) while the test rotates.
+"""
+
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+import yaml
+from fastapi import Depends, FastAPI
+
+from pgmonkey.testing import PostgresServer
+from pgmonkey_fastapi import PGMonkeyFastAPI, testing
+from tests import _rotation
+from tests._rotation import Load, make_role, new_password, prove_rotation, rotate_file
+
+pytestmark = pytest.mark.slow
+
+POOL = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
+
+
+def _start(load: Load, path: Path, role: str) -> None:
+    pg = PGMonkeyFastAPI(str(path), resolve_env=True)
+    app = FastAPI()
+    pg.init_app(app)
+    Conn = Annotated[Any, Depends(pg.connection)]
+
+    @app.get("/who")
+    async def who(conn: Conn) -> str:
+        cur = await conn.execute("SELECT current_user")
+        return str((await cur.fetchone())[0])
+
+    async def main(load: Load) -> None:
+        async with testing.client(app) as http:
+
+            async def one() -> None:
+                response = await http.get("/who")
+                assert response.status_code == 200, response.status_code
+                assert response.json() == role
+
+            async def client_loop() -> None:
+                while not load.stopping:
+                    await load.arun("fastapi", one)
+
+            await asyncio.gather(*(client_loop() for _ in range(8)))
+
+    load.asyncio_thread(main)
+
+
+def _write(path: Path, server: PostgresServer, role: str, **settings: Any) -> None:
+    raw = server.config(user=role, password=None, connection_type="async_pool")
+    raw["connection_settings"].update(settings)
+    raw["async_pool_settings"] = POOL
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+
+def test_secret_file_rotation_with_fastapi(
+    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first, second = new_password("fa-one"), new_password("fa-two")
+    role = make_role(pg_server, first)
+    secret = tmp_path / "pw"
+    secret.write_text(first + "\n", encoding="utf-8")
+    path = tmp_path / "db.yaml"
+    _write(path, pg_server, role, password={"from_file": str(secret)})
+
+    def rotate() -> None:
+        _rotation.set_password(pg_server, role, second)
+        rotate_file(secret, second)
+
+    load = Load()
+    _start(load, path, role)
+    prove_rotation(load, pg_server, [role], ["fastapi"], rotate)
+    _rotation.assert_no_secret_logged(caplog.text, pg_server, [first, second])
+    _rotation.drop_role(pg_server, role)
+
+
+def test_async_provider_rotation_with_fastapi(
+    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    state = _rotation.use_server(pg_server)
+    role = make_role(pg_server, new_password())
+    path = tmp_path / "db.yaml"
+    _write(path, pg_server, role, credential_provider="tests._rotation:async_stepping_password")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["async_pool_settings"]["num_workers"] = 1
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    load = Load()
+    _start(load, path, role)
+    prove_rotation(load, pg_server, [role], ["fastapi"], lambda: None)
+    assert len(state.issued) > 4
+    _rotation.assert_no_secret_logged(caplog.text, pg_server, list(state.issued))
+    _rotation.drop_role(pg_server, role)
