@@ -1,4 +1,4 @@
-"""Credentials resolved for each new connection: rotated secret files and providers (real server)."""
+"""Credentials resolved per new connection: rotated secret files, providers (real server)."""
 
 from __future__ import annotations
 
@@ -192,10 +192,12 @@ def test_provider_is_called_for_each_connection_with_non_secret_settings(
     for _ in range(2):
         with connect(cfg) as conn:
             assert _whoami(conn) == name
-    assert len(state.issued) == 2 and state.issued[0] != state.issued[1]
+    assert len(state.issued) == 2
+    assert state.issued[0] != state.issued[1]
     assert state.calls[0]["user"] == name
     assert state.calls[0]["port"] == pg_server.port
-    assert "password" not in state.calls[0] and "credential_provider" not in state.calls[0]
+    assert "password" not in state.calls[0]
+    assert "credential_provider" not in state.calls[0]
 
 
 def test_async_provider_returning_parameters_for_async_types(
@@ -205,13 +207,18 @@ def test_async_provider_returning_parameters_for_async_types(
     state = _rotation.use_server(pg_server)
     cfg = _provider_config(pg_server, name, "tests._rotation:async_stepping_password")
 
+    async def whoami(conn: psycopg.AsyncConnection[Any]) -> str:
+        row = await (await conn.execute("SELECT current_user")).fetchone()
+        assert row is not None
+        return str(row[0])
+
     async def run() -> list[str]:
         users = []
         async with await connect_async(cfg) as conn:
-            users.append(str((await (await conn.execute("SELECT current_user")).fetchone())[0]))  # type: ignore[index]
+            users.append(await whoami(conn))
         pool = await open_async_pool({**cfg, "async_pool_settings": {"min_size": 1}})
         async with pool, pool.connection() as conn:
-            users.append(str((await (await conn.execute("SELECT current_user")).fetchone())[0]))  # type: ignore[index]
+            users.append(await whoami(conn))
         return users
 
     assert asyncio.run(run()) == [name, name]
@@ -257,8 +264,15 @@ def empty(settings: Mapping[str, Any]) -> str:
             "raised RuntimeError (its message is not shown: it may quote a secret; see the "
             "exception's __cause__)",
         ),
-        ("wrong_type", "returned a int; expected the password (text) or a mapping of connection parameters"),
-        ("bad_mapping", "returned a mapping with the key 1; expected libpq parameter names such as 'user' and 'password'"),
+        (
+            "wrong_type",
+            "returned a int; expected the password (text) or a mapping of connection parameters",
+        ),
+        (
+            "bad_mapping",
+            "returned a mapping with the key 1; expected libpq parameter names such as 'user' "
+            "and 'password'",
+        ),
         ("empty", "returned an empty password"),
     ],
 )

@@ -23,7 +23,7 @@ from .. import _rotation
 
 pytest.importorskip("boto3")
 
-from pgmonkey.providers.aws import rds_iam_token  # noqa: E402
+from pgmonkey.providers.aws import rds_iam_token
 
 HOST = "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 

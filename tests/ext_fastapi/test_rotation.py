@@ -6,7 +6,6 @@ now (a re-read ``from_file`` secret, or the ``credential_provider``, awaited whe
 the app's own event loop (on a thread) while the test rotates.
 """
 
-
 import asyncio
 import logging
 from pathlib import Path

@@ -30,10 +30,10 @@ from collections.abc import Sequence
 
 __all__ = [
     "ConfigError",
-    "CredentialProviderError",
     "ConfigFileError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "CredentialProviderError",
     "DatabaseConnectionError",
     "EnvInterpolationError",
     "PgMonkeyError",

@@ -45,6 +45,7 @@ __all__ = [
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRUCTURED_KEYS = ("from_env", "from_file")
 
+
 def is_structured_ref(value: object) -> bool:
     """Tell whether ``value`` is ``{from_env: ...}`` or ``{from_file: ...}``."""
     return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _STRUCTURED_KEYS

@@ -225,6 +225,7 @@ def _version(text: str) -> tuple[int, ...]:
 #: psycopg_pool 3.3 added ``kwargs`` given as a callable, called for each new connection.
 POOL_TAKES_CALLABLE_KWARGS = _version(psycopg_pool.__version__) >= (3, 3)
 
+
 def pool_kwargs_param(kwargs: dict[str, Any], *, asynchronous: bool) -> Any:
     """psycopg_pool's ``kwargs`` argument for a pool connecting with ``kwargs``.
 

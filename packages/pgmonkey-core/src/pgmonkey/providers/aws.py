@@ -29,7 +29,7 @@ from typing import Any
 from pgmonkey.errors import CredentialProviderError
 
 try:
-    import boto3
+    import boto3  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         'pgmonkey.providers.aws needs boto3: pip install "pgmonkey-core[aws]"'
