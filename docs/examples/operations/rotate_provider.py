@@ -59,13 +59,21 @@ if __name__ == "__main__":
     pool = manager.get_database_connection("provider.yaml")
     for _ in range(3):
         with pool as conn:
-            print("connected as the app role:", conn.execute("SELECT current_user").fetchone()[0] == role)
+            print(
+                "connected as the app role:",
+                conn.execute("SELECT current_user").fetchone()[0] == role,
+            )
         pool.pool.drain()  # the next block gets a new physical connection
 
     import rotate_provider  # the module pgmonkey imported to call issue_password
 
     issued = rotate_provider.ISSUED
-    print("provider calls:", len(issued) >= 3, "all passwords different:", len(set(issued)) == len(issued))
+    print(
+        "provider calls:",
+        len(issued) >= 3,
+        "all passwords different:",
+        len(set(issued)) == len(issued),
+    )
     manager.clear_cache()
     with psycopg.connect(**admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

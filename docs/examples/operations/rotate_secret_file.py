@@ -60,7 +60,9 @@ with pool as conn:  # an open connection stays valid: PostgreSQL checks password
 # Connections retire at max_lifetime; drain() retires them now (each once it is returned).
 pool.pool.drain()
 with pool as conn:  # a new connection: the file was re-read, no restart
-    print("new connection after rotation:", conn.execute("SELECT current_user").fetchone()[0] == role)
+    print(
+        "new connection after rotation:", conn.execute("SELECT current_user").fetchone()[0] == role
+    )
 
 same = manager.get_database_connection("app.yaml", resolve_env=True) is pool
 print("the manager kept the same pool:", same)
