@@ -150,8 +150,8 @@ def resolve_credentials(params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters to open a new physical connection with now (sync types).
 
     ``from_file`` secrets are re-read if their file changed, and the credential provider (if
-    any) is called with :func:`provider_settings`; what it returns wins over the
-    configuration.
+    any) is called with the non-secret libpq settings (``host``, ``port``, ``user``,
+    ``dbname``...); what it returns wins over the configuration.
 
     Args:
         params: libpq parameters of a loaded configuration (``connection_settings``).

@@ -48,7 +48,7 @@ def _region(host: str) -> str:
     match = _RDS_HOST.search(host.lower())
     if match:
         return match.group(1)
-    region = boto3.session.Session().region_name
+    region = boto3.Session().region_name
     if region:
         return str(region)
     raise CredentialProviderError(
@@ -60,7 +60,7 @@ def _region(host: str) -> str:
 @functools.lru_cache(maxsize=16)
 def _client(region: str) -> Any:
     # A session per client: boto3's default session is not safe to share between threads.
-    return boto3.session.Session().client("rds", region_name=region)
+    return boto3.Session().client("rds", region_name=region)
 
 
 def rds_iam_token(settings: Mapping[str, Any]) -> str:
