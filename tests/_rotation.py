@@ -22,6 +22,7 @@ from pgmonkey.testing import PostgresServer
 __all__ = [
     "ISSUED",
     "Load",
+    "SecretFileRole",
     "StepState",
     "assert_no_secret_logged",
     "async_stepping_password",
@@ -36,6 +37,7 @@ __all__ = [
     "stepping_password",
     "use_server",
     "wait_until",
+    "write_config",
 ]
 
 
@@ -266,3 +268,57 @@ def assert_no_secret_logged(text: str, server: PostgresServer, secrets_: list[st
     for secret in secrets_:
         assert secret not in text
         assert secret not in server_log
+
+
+class SecretFileRole:
+    """A role whose password lives in a secret file, and its rotation (server, then file).
+
+    Attributes:
+        role: The role's name.
+        secret: The secret file (holding ``first`` until :meth:`rotate`).
+        first: The password before the rotation.
+        second: The password after it.
+    """
+
+    def __init__(self, server: PostgresServer, directory: Path, tag: str) -> None:
+        self.server = server
+        self.first, self.second = new_password(f"{tag}-one"), new_password(f"{tag}-two")
+        self.role = make_role(server, self.first)
+        self.secret = directory / f"{tag}-password"
+        self.secret.write_text(self.first + "\n", encoding="utf-8")
+
+    @property
+    def passwords(self) -> list[str]:
+        """Both passwords (for the log checks)."""
+        return [self.first, self.second]
+
+    def settings(self) -> dict[str, Any]:
+        """``connection_settings`` entries: the role and the ``from_file`` password."""
+        return {"user": self.role, "password": {"from_file": str(self.secret)}}
+
+    def rotate(self) -> None:
+        """``ALTER ROLE ... PASSWORD``, then the secret file replaced."""
+        set_password(self.server, self.role, self.second)
+        rotate_file(self.secret, self.second)
+
+    def drop(self) -> None:
+        """Drop the role."""
+        drop_role(self.server, self.role)
+
+
+def write_config(
+    path: Path,
+    server: PostgresServer,
+    connection_type: str,
+    pool: Mapping[str, Any],
+    **settings: Any,
+) -> None:
+    """Write a YAML configuration for ``server`` with these connection and pool settings."""
+    import yaml
+
+    raw = server.config(password=None, connection_type=connection_type)
+    raw["connection_settings"].pop("password", None)  # the superuser's
+    raw["connection_settings"].update(settings)
+    raw["pool_settings"] = dict(pool)
+    raw["async_pool_settings"] = dict(pool)
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")

@@ -43,11 +43,17 @@ def role(pg_server: PostgresServer) -> Iterator[tuple[str, str]]:
     _rotation.drop_role(pg_server, name)
 
 
-def _file_config(
-    server: PostgresServer, role: str, secret: Path, connection_type: str = "normal"
-) -> dict[str, Any]:
-    raw = server.config(user=role, password=None, connection_type=connection_type)
-    raw["connection_settings"]["password"] = {"from_file": str(secret)}
+@pytest.fixture
+def rot(pg_server: PostgresServer, tmp_path: Path) -> Iterator[_rotation.SecretFileRole]:
+    """A role whose password is in a secret file."""
+    made = _rotation.SecretFileRole(pg_server, tmp_path, "core")
+    yield made
+    made.drop()
+
+
+def _file_config(rot: _rotation.SecretFileRole, connection_type: str = "normal") -> dict[str, Any]:
+    raw = rot.server.config(password=None, connection_type=connection_type)
+    raw["connection_settings"].update(rot.settings())
     return load_config(raw, resolve_env=True)
 
 
@@ -59,12 +65,10 @@ def _whoami(conn: psycopg.Connection[Any]) -> str:
 
 
 def test_normal_connection_rereads_a_rotated_secret_file(
-    pg_server: PostgresServer, role: tuple[str, str], tmp_path: Path
+    pg_server: PostgresServer, rot: _rotation.SecretFileRole
 ) -> None:
-    name, first = role
-    secret = tmp_path / "pw"
-    secret.write_text(first + "\n", encoding="utf-8")
-    cfg = _file_config(pg_server, name, secret)
+    name, first, secret = rot.role, rot.first, rot.secret
+    cfg = _file_config(rot)
     with connect(cfg) as conn:
         assert _whoami(conn) == name
     second = new_password("second")
@@ -77,12 +81,10 @@ def test_normal_connection_rereads_a_rotated_secret_file(
 
 
 def test_secret_file_rewritten_in_place_is_reread(
-    pg_server: PostgresServer, role: tuple[str, str], tmp_path: Path
+    pg_server: PostgresServer, rot: _rotation.SecretFileRole
 ) -> None:
-    name, first = role
-    secret = tmp_path / "pw"
-    secret.write_text(first, encoding="utf-8")
-    cfg = _file_config(pg_server, name, secret)
+    name, secret = rot.role, rot.secret
+    cfg = _file_config(rot)
     second = new_password("second-longer")
     set_password(pg_server, name, second)
     secret.write_text(second, encoding="utf-8")  # same inode: size and mtime change
@@ -94,16 +96,10 @@ def test_secret_file_rewritten_in_place_is_reread(
     ("content", "reason"), [(b"", "is empty"), (b"\xff\xfe", "is not UTF-8 text")]
 )
 def test_rotated_file_that_became_unusable_names_file_and_key(
-    pg_server: PostgresServer,
-    role: tuple[str, str],
-    tmp_path: Path,
-    content: bytes,
-    reason: str,
+    rot: _rotation.SecretFileRole, content: bytes, reason: str
 ) -> None:
-    name, first = role
-    secret = tmp_path / "pw"
-    secret.write_text(first, encoding="utf-8")
-    cfg = _file_config(pg_server, name, secret)
+    first, secret = rot.first, rot.secret
+    cfg = _file_config(rot)
     secret.write_bytes(content)
     with pytest.raises(EnvInterpolationError) as info:
         connect(cfg)
@@ -116,24 +112,20 @@ def test_rotated_file_that_became_unusable_names_file_and_key(
 
 
 def test_rotated_file_too_large_is_refused(
-    pg_server: PostgresServer, role: tuple[str, str], tmp_path: Path
+    pg_server: PostgresServer, rot: _rotation.SecretFileRole
 ) -> None:
-    name, first = role
-    secret = tmp_path / "pw"
-    secret.write_text(first, encoding="utf-8")
-    cfg = _file_config(pg_server, name, secret)
+    secret = rot.secret
+    cfg = _file_config(rot)
     secret.write_text("x" * (2 * 1024 * 1024), encoding="utf-8")
     with pytest.raises(EnvInterpolationError, match=f"secret file '{secret}' .*too large"):
         connect(cfg)
 
 
 def test_pool_connections_made_after_rotation_use_the_new_file(
-    pg_server: PostgresServer, role: tuple[str, str], tmp_path: Path
+    pg_server: PostgresServer, rot: _rotation.SecretFileRole
 ) -> None:
-    name, first = role
-    secret = tmp_path / "pw"
-    secret.write_text(first, encoding="utf-8")
-    cfg = _file_config(pg_server, name, secret, "pool")
+    name, secret = rot.role, rot.secret
+    cfg = _file_config(rot, "pool")
     cfg["pool_settings"] = {"min_size": 1, "max_size": 2}
     with open_pool(cfg) as pool:
         with pool.connection() as conn:

@@ -18,7 +18,7 @@ import pytest
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import database_config
 from tests import _rotation
-from tests._rotation import Load, make_role, new_password, prove_rotation, rotate_file
+from tests._rotation import Load, SecretFileRole, make_role, new_password, prove_rotation
 from tests.ext_django.conftest import POOLING, Project, extra_databases
 
 pytestmark = [
@@ -52,24 +52,16 @@ def test_secret_file_rotation_with_django_pool(
     project: Project, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    first, second = new_password("dj-one"), new_password("dj-two")
-    role = make_role(project.server, first)
-    secret = tmp_path / "pw"
-    secret.write_text(first + "\n", encoding="utf-8")
-    raw = _raw(project, role)
-    raw["connection_settings"]["password"] = {"from_file": str(secret)}
+    rot = SecretFileRole(project.server, tmp_path, "django")
+    raw = _raw(project, rot.role)
+    raw["connection_settings"].update(rot.settings())
     entry = database_config(raw, resolve_env=True)
-
-    def rotate() -> None:
-        _rotation.set_password(project.server, role, second)
-        rotate_file(secret, second)
-
     with extra_databases({"rotfile": entry}):
         load = Load()
         load.threads("django", lambda: _query("rotfile"), count=8)
-        prove_rotation(load, project.server, [role], ["django"], rotate)
-    _rotation.assert_no_secret_logged(caplog.text, project.server, [first, second])
-    _rotation.drop_role(project.server, role)
+        prove_rotation(load, project.server, [rot.role], ["django"], rot.rotate)
+    _rotation.assert_no_secret_logged(caplog.text, project.server, rot.passwords)
+    rot.drop()
 
 
 def test_provider_rotation_with_django_pool(

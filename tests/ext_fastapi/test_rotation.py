@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-import yaml
 from fastapi import Depends, FastAPI
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_fastapi import PGMonkeyFastAPI, testing
 from tests import _rotation
-from tests._rotation import Load, make_role, new_password, prove_rotation, rotate_file
+from tests._rotation import (
+    Load,
+    SecretFileRole,
+    make_role,
+    new_password,
+    prove_rotation,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,33 +59,18 @@ def _start(load: Load, path: Path, role: str) -> None:
     load.asyncio_thread(main)
 
 
-def _write(path: Path, server: PostgresServer, role: str, **settings: Any) -> None:
-    raw = server.config(user=role, password=None, connection_type="async_pool")
-    raw["connection_settings"].update(settings)
-    raw["async_pool_settings"] = POOL
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-
-
 def test_secret_file_rotation_with_fastapi(
     pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    first, second = new_password("fa-one"), new_password("fa-two")
-    role = make_role(pg_server, first)
-    secret = tmp_path / "pw"
-    secret.write_text(first + "\n", encoding="utf-8")
+    rot = SecretFileRole(pg_server, tmp_path, "fastapi")
     path = tmp_path / "db.yaml"
-    _write(path, pg_server, role, password={"from_file": str(secret)})
-
-    def rotate() -> None:
-        _rotation.set_password(pg_server, role, second)
-        rotate_file(secret, second)
-
+    write_config(path, pg_server, "async_pool", POOL, **rot.settings())
     load = Load()
-    _start(load, path, role)
-    prove_rotation(load, pg_server, [role], ["fastapi"], rotate)
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, [first, second])
-    _rotation.drop_role(pg_server, role)
+    _start(load, path, rot.role)
+    prove_rotation(load, pg_server, [rot.role], ["fastapi"], rot.rotate)
+    _rotation.assert_no_secret_logged(caplog.text, pg_server, rot.passwords)
+    rot.drop()
 
 
 def test_async_provider_rotation_with_fastapi(
@@ -89,10 +80,14 @@ def test_async_provider_rotation_with_fastapi(
     state = _rotation.use_server(pg_server)
     role = make_role(pg_server, new_password())
     path = tmp_path / "db.yaml"
-    _write(path, pg_server, role, credential_provider="tests._rotation:async_stepping_password")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw["async_pool_settings"]["num_workers"] = 1
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    write_config(
+        path,
+        pg_server,
+        "async_pool",
+        {**POOL, "num_workers": 1},
+        user=role,
+        credential_provider="tests._rotation:async_stepping_password",
+    )
     load = Load()
     _start(load, path, role)
     prove_rotation(load, pg_server, [role], ["fastapi"], lambda: None)

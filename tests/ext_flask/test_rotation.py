@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from flask import Flask
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey
 from tests import _rotation
-from tests._rotation import Load, make_role, new_password, prove_rotation, rotate_file
+from tests._rotation import (
+    Load,
+    SecretFileRole,
+    make_role,
+    new_password,
+    prove_rotation,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,37 +53,22 @@ def _run(app: Flask, role: str) -> Any:
     return op
 
 
-def _write(path: Path, server: PostgresServer, role: str, **settings: Any) -> None:
-    raw = server.config(user=role, password=None, connection_type="pool")
-    raw["connection_settings"].update(settings)
-    raw["pool_settings"] = POOL
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-
-
 def test_secret_file_rotation_with_flask(
     pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    first, second = new_password("fl-one"), new_password("fl-two")
-    role = make_role(pg_server, first)
-    secret = tmp_path / "pw"
-    secret.write_text(first + "\n", encoding="utf-8")
+    rot = SecretFileRole(pg_server, tmp_path, "flask")
     path = tmp_path / "db.yaml"
-    _write(path, pg_server, role, password={"from_file": str(secret)})
+    write_config(path, pg_server, "pool", POOL, **rot.settings())
     app, pg = _app(path)
-
-    def rotate() -> None:
-        _rotation.set_password(pg_server, role, second)
-        rotate_file(secret, second)
-
     try:
         load = Load()
-        load.threads("flask", _run(app, role), count=8)
-        prove_rotation(load, pg_server, [role], ["flask"], rotate)
+        load.threads("flask", _run(app, rot.role), count=8)
+        prove_rotation(load, pg_server, [rot.role], ["flask"], rot.rotate)
     finally:
         pg.close(app)
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, [first, second])
-    _rotation.drop_role(pg_server, role)
+    _rotation.assert_no_secret_logged(caplog.text, pg_server, rot.passwords)
+    rot.drop()
 
 
 def test_provider_rotation_with_flask(
@@ -87,10 +78,14 @@ def test_provider_rotation_with_flask(
     state = _rotation.use_server(pg_server)
     role = make_role(pg_server, new_password())
     path = tmp_path / "db.yaml"
-    _write(path, pg_server, role, credential_provider="tests._rotation:stepping_password")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw["pool_settings"]["num_workers"] = 1
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    write_config(
+        path,
+        pg_server,
+        "pool",
+        {**POOL, "num_workers": 1},
+        user=role,
+        credential_provider="tests._rotation:stepping_password",
+    )
     app, pg = _app(path)
     try:
         load = Load()

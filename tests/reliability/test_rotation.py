@@ -26,7 +26,7 @@ from pgmonkey.connections import open_async_pool, open_pool
 from pgmonkey.testing import PostgresServer
 
 from .. import _rotation
-from .._rotation import Load, make_role, new_password, prove_rotation, rotate_file
+from .._rotation import Load, SecretFileRole, make_role, new_password, prove_rotation
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -73,30 +73,22 @@ def test_secret_file_rotation_under_load(
     pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    first, second = new_password("file-one"), new_password("file-two")
-    role = make_role(pg_server, first)
-    secret = tmp_path / "db-password"
-    secret.write_text(first + "\n", encoding="utf-8")
-    raw = pg_server.config(user=role, password=None)
-    raw["connection_settings"]["password"] = {"from_file": str(secret)}
+    rot = SecretFileRole(pg_server, tmp_path, "core")
+    raw = pg_server.config(password=None)
+    raw["connection_settings"].update(rot.settings())
     raw["pool_settings"] = POOL
     raw["async_pool_settings"] = POOL
     cfg = load_config(raw, resolve_env=True)
     load = Load()
     pool = _start(load, cfg, cfg)
-
-    def rotate() -> None:
-        _rotation.set_password(pg_server, role, second)
-        rotate_file(secret, second)
-
     try:
-        prove_rotation(load, pg_server, [role], ["pool", "async_pool"], rotate)
+        prove_rotation(load, pg_server, [rot.role], ["pool", "async_pool"], rot.rotate)
     finally:
         pool.close()
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(**{**cfg["connection_settings"], "password": first}).close()
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, [first, second])
-    _rotation.drop_role(pg_server, role)
+        psycopg.connect(**{**cfg["connection_settings"], "password": rot.first}).close()
+    _rotation.assert_no_secret_logged(caplog.text, pg_server, rot.passwords)
+    rot.drop()
 
 
 def test_provider_rotation_under_load(

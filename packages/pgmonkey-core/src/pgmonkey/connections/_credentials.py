@@ -87,11 +87,16 @@ def _provider(spec: Any) -> Any:
         ) from None
 
 
-def _current(params: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """``params`` with secret files re-read and the provider key removed; and the provider."""
+def _current(params: Mapping[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+    """``params`` with secret files re-read, without the provider key; its name and function.
+
+    Both are ``None`` when there is no provider.
+    """
+    if not has_dynamic_credentials(params):
+        return dict(params), None, None
     out = {k: (v.current() if isinstance(v, FileSecret) else v) for k, v in params.items()}
     spec = out.pop(PROVIDER_KEY, None)
-    return out, spec
+    return out, spec, (None if spec is None else _provider(spec))
 
 
 def require_sync_provider(params: Mapping[str, Any]) -> None:
@@ -164,12 +169,9 @@ def resolve_credentials(params: Mapping[str, Any]) -> dict[str, Any]:
         CredentialProviderError: The provider raised or returned something unusable.
         EnvInterpolationError: A secret file can no longer be used (empty, too large...).
     """
-    if not has_dynamic_credentials(params):
-        return dict(params)
-    out, spec = _current(params)
-    if spec is None:
+    out, spec, provider = _current(params)
+    if provider is None:
         return out
-    provider = _provider(spec)
     if inspect.iscoroutinefunction(provider):
         raise _async_for_sync(spec)
     try:
@@ -197,12 +199,9 @@ async def resolve_credentials_async(params: Mapping[str, Any]) -> dict[str, Any]
         CredentialProviderError: The provider raised or returned something unusable.
         EnvInterpolationError: A secret file can no longer be used (empty, too large...).
     """
-    if not has_dynamic_credentials(params):
-        return dict(params)
-    out, spec = _current(params)
-    if spec is None:
+    out, spec, provider = _current(params)
+    if provider is None:
         return out
-    provider = _provider(spec)
     try:
         result = provider(provider_settings(out))
         if inspect.isawaitable(result):
