@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import secrets
 import threading
@@ -17,10 +18,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pgmonkey.testing import PostgresServer
 
 __all__ = [
     "ISSUED",
+    "ROTATING_POOL",
     "Load",
     "SecretFileRole",
     "StepState",
@@ -30,6 +34,7 @@ __all__ = [
     "make_role",
     "new_password",
     "old_backends",
+    "prove_app_rotation",
     "prove_rotation",
     "rotate_file",
     "server_now",
@@ -322,3 +327,63 @@ def write_config(
     raw["pool_settings"] = dict(pool)
     raw["async_pool_settings"] = dict(pool)
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+
+#: Pool settings of the proofs: a short ``max_lifetime`` so the pools cycle during a test.
+ROTATING_POOL: dict[str, Any] = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
+
+
+def prove_app_rotation(
+    server: PostgresServer,
+    directory: Path,
+    *,
+    connection_type: str,
+    label: str,
+    start: Callable[[Load, Path, str], Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+    provider: str | None = None,
+) -> None:
+    """Prove a rotation through an application reading a YAML file, and that no log shows it.
+
+    Without ``provider``, the password is a ``from_file`` secret rotated with ``ALTER ROLE``
+    and a replaced file; with one, ``provider`` (a ``tests._rotation`` stepping provider)
+    gives each new connection a new password, one pool worker keeping the server in step.
+
+    Args:
+        server: The server.
+        directory: Where the YAML file and the secret go.
+        connection_type: ``pool`` or ``async_pool``.
+        label: The label ``start``'s operations record.
+        start: Starts the application's load on ``Load`` for the YAML path and the role; it
+            returns what stops the application.
+        caplog: The test's log capture (set to DEBUG here).
+        provider: The ``credential_provider``, or ``None`` for a secret file.
+    """
+    caplog.set_level(logging.DEBUG)
+    if provider is None:
+        rot = SecretFileRole(server, directory, label)
+        role, settings, pool, rotate = rot.role, rot.settings(), ROTATING_POOL, rot.rotate
+    else:
+        state = use_server(server)
+        role = make_role(server, new_password())
+        settings = {"user": role, "credential_provider": provider}
+        pool, rotate = {**ROTATING_POOL, "num_workers": 1}, _no_rotation
+    path = directory / "db.yaml"
+    write_config(path, server, connection_type, pool, **settings)
+    load = Load()
+    stop = start(load, path, role)
+    try:
+        prove_rotation(load, server, [role], [label], rotate)
+    finally:
+        stop()
+    drop_role(server, role)
+    if provider is None:
+        used = rot.passwords
+    else:
+        used = list(state.issued)
+        assert len(used) > 4  # the pool cycled: a provider call per new connection
+    assert_no_secret_logged(caplog.text, server, used)
+
+
+def _no_rotation() -> None:
+    """A provider rotates on each call: nothing to do at the rotation point."""

@@ -18,7 +18,14 @@ import pytest
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import database_config
 from tests import _rotation
-from tests._rotation import Load, SecretFileRole, make_role, new_password, prove_rotation
+from tests._rotation import (
+    ROTATING_POOL,
+    Load,
+    SecretFileRole,
+    make_role,
+    new_password,
+    prove_rotation,
+)
 from tests.ext_django.conftest import POOLING, Project, extra_databases
 
 pytestmark = [
@@ -26,7 +33,7 @@ pytestmark = [
     pytest.mark.skipif(not POOLING, reason="needs Django >= 5.1 and psycopg_pool >= 3.2"),
 ]
 
-POOL = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
+POOL = ROTATING_POOL
 
 
 def _query(alias: str) -> None:

@@ -7,7 +7,7 @@ the app's own event loop (on a thread) while the test rotates.
 """
 
 import asyncio
-import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,22 +16,12 @@ from fastapi import Depends, FastAPI
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_fastapi import PGMonkeyFastAPI, testing
-from tests import _rotation
-from tests._rotation import (
-    Load,
-    SecretFileRole,
-    make_role,
-    new_password,
-    prove_rotation,
-    write_config,
-)
+from tests._rotation import Load, prove_app_rotation
 
 pytestmark = pytest.mark.slow
 
-POOL = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
 
-
-def _start(load: Load, path: Path, role: str) -> None:
+def _start(load: Load, path: Path, role: str) -> Callable[[], None]:
     pg = PGMonkeyFastAPI(str(path), resolve_env=True)
     app = FastAPI()
     pg.init_app(app)
@@ -57,40 +47,22 @@ def _start(load: Load, path: Path, role: str) -> None:
             await asyncio.gather(*(client_loop() for _ in range(8)))
 
     load.asyncio_thread(main)
+    return lambda: None  # the lifespan closes the pool when main() ends
 
 
-def test_secret_file_rotation_with_fastapi(
-    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("provider", [None, "tests._rotation:async_stepping_password"])
+def test_rotation_with_fastapi(
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    provider: str | None,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    rot = SecretFileRole(pg_server, tmp_path, "fastapi")
-    path = tmp_path / "db.yaml"
-    write_config(path, pg_server, "async_pool", POOL, **rot.settings())
-    load = Load()
-    _start(load, path, rot.role)
-    prove_rotation(load, pg_server, [rot.role], ["fastapi"], rot.rotate)
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, rot.passwords)
-    rot.drop()
-
-
-def test_async_provider_rotation_with_fastapi(
-    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    state = _rotation.use_server(pg_server)
-    role = make_role(pg_server, new_password())
-    path = tmp_path / "db.yaml"
-    write_config(
-        path,
+    prove_app_rotation(
         pg_server,
-        "async_pool",
-        {**POOL, "num_workers": 1},
-        user=role,
-        credential_provider="tests._rotation:async_stepping_password",
+        tmp_path,
+        connection_type="async_pool",
+        label="fastapi",
+        start=_start,
+        caplog=caplog,
+        provider=provider,
     )
-    load = Load()
-    _start(load, path, role)
-    prove_rotation(load, pg_server, [role], ["fastapi"], lambda: None)
-    assert len(state.issued) > 4
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, list(state.issued))
-    _rotation.drop_role(pg_server, role)

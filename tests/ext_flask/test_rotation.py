@@ -7,7 +7,7 @@ the credentials of now; ``max_lifetime`` retires the older ones between requests
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +16,9 @@ from flask import Flask
 
 from pgmonkey.testing import PostgresServer
 from pgmonkey_flask import PGMonkey
-from tests import _rotation
-from tests._rotation import (
-    Load,
-    SecretFileRole,
-    make_role,
-    new_password,
-    prove_rotation,
-    write_config,
-)
+from tests._rotation import Load, prove_app_rotation
 
 pytestmark = pytest.mark.slow
-
-POOL = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
 
 
 def _app(path: Path) -> tuple[Flask, PGMonkey]:
@@ -53,46 +43,25 @@ def _run(app: Flask, role: str) -> Any:
     return op
 
 
-def test_secret_file_rotation_with_flask(
-    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    rot = SecretFileRole(pg_server, tmp_path, "flask")
-    path = tmp_path / "db.yaml"
-    write_config(path, pg_server, "pool", POOL, **rot.settings())
+def _start(load: Load, path: Path, role: str) -> Callable[[], None]:
     app, pg = _app(path)
-    try:
-        load = Load()
-        load.threads("flask", _run(app, rot.role), count=8)
-        prove_rotation(load, pg_server, [rot.role], ["flask"], rot.rotate)
-    finally:
-        pg.close(app)
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, rot.passwords)
-    rot.drop()
+    load.threads("flask", _run(app, role), count=8)
+    return lambda: pg.close(app)
 
 
-def test_provider_rotation_with_flask(
-    pg_server: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("provider", [None, "tests._rotation:stepping_password"])
+def test_rotation_with_flask(
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    provider: str | None,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    state = _rotation.use_server(pg_server)
-    role = make_role(pg_server, new_password())
-    path = tmp_path / "db.yaml"
-    write_config(
-        path,
+    prove_app_rotation(
         pg_server,
-        "pool",
-        {**POOL, "num_workers": 1},
-        user=role,
-        credential_provider="tests._rotation:stepping_password",
+        tmp_path,
+        connection_type="pool",
+        label="flask",
+        start=_start,
+        caplog=caplog,
+        provider=provider,
     )
-    app, pg = _app(path)
-    try:
-        load = Load()
-        load.threads("flask", _run(app, role), count=8)
-        prove_rotation(load, pg_server, [role], ["flask"], lambda: None)
-    finally:
-        pg.close(app)
-    assert len(state.issued) > 4
-    _rotation.assert_no_secret_logged(caplog.text, pg_server, list(state.issued))
-    _rotation.drop_role(pg_server, role)

@@ -26,11 +26,18 @@ from pgmonkey.connections import open_async_pool, open_pool
 from pgmonkey.testing import PostgresServer
 
 from .. import _rotation
-from .._rotation import Load, SecretFileRole, make_role, new_password, prove_rotation
+from .._rotation import (
+    ROTATING_POOL,
+    Load,
+    SecretFileRole,
+    make_role,
+    new_password,
+    prove_rotation,
+)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
-POOL = {"min_size": 2, "max_size": 4, "max_lifetime": 1.5, "timeout": 30}
+POOL = ROTATING_POOL
 
 
 def _query(conn: psycopg.Connection[Any]) -> None:
