@@ -337,3 +337,23 @@ def test_no_password_in_logs_of_a_provider_pool(
     for password in state.issued:
         assert password not in caplog.text
     assert os.fspath(pg_server.logfile)  # the server log is checked by the reliability proof
+
+
+def test_resolved_secret_still_dumps_copies_and_pickles_as_text(
+    rot: _rotation.SecretFileRole,
+) -> None:
+    import copy
+    import json
+    import pickle
+
+    cfg = _file_config(rot)
+    password = cfg["connection_settings"]["password"]
+    assert password == rot.first
+    assert yaml.safe_load(yaml.safe_dump(cfg))["connection_settings"]["password"] == rot.first
+    assert yaml.safe_load(yaml.dump(cfg))["connection_settings"]["password"] == rot.first
+    assert json.loads(json.dumps(cfg))["connection_settings"]["password"] == rot.first
+    assert copy.deepcopy(cfg)["connection_settings"]["password"] is password
+    unpickled = pickle.loads(pickle.dumps(password))
+    assert unpickled == rot.first
+    assert type(unpickled) is str
+    assert has_dynamic_credentials(cfg["connection_settings"])

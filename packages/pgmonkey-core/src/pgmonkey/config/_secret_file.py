@@ -15,6 +15,8 @@ import os
 import threading
 from typing import Any
 
+import yaml
+
 from pgmonkey.config._loader import read_file_bytes
 from pgmonkey.errors import ConfigFileError, EnvInterpolationError
 
@@ -170,3 +172,9 @@ class FileSecret(str):
                 )
             self._latest = (identity, text)
         return text
+
+
+# A resolved configuration dumped with yaml.safe_dump (or yaml.dump) writes a from_file secret as text, as
+# it did when the value was a plain str.
+for _dumper in (yaml.SafeDumper, yaml.Dumper):
+    _dumper.add_representer(FileSecret, yaml.SafeDumper.represent_str)
