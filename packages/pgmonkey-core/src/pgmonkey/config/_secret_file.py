@@ -174,7 +174,7 @@ class FileSecret(str):
         return text
 
 
-# A resolved configuration dumped with yaml.safe_dump (or yaml.dump) writes a from_file secret as text, as
-# it did when the value was a plain str.
+# A resolved configuration dumped with yaml.safe_dump (or yaml.dump) writes a from_file
+# secret as text, as it did when the value was a plain str.
 for _dumper in (yaml.SafeDumper, yaml.Dumper):
     _dumper.add_representer(FileSecret, yaml.SafeDumper.represent_str)
