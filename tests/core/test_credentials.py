@@ -14,7 +14,14 @@ import pytest
 import yaml
 
 from pgmonkey import PGConnectionManager
-from pgmonkey.config import config_digest, json_schema, load_config
+from pgmonkey.config import (
+    REDACTED,
+    config_digest,
+    json_schema,
+    load_config,
+    redact_config,
+    redact_text,
+)
 from pgmonkey.connections import (
     connect,
     connect_async,
@@ -318,6 +325,9 @@ def test_provider_import_errors_name_key_and_line(tmp_path: Path) -> None:
 def test_provider_key_is_in_the_json_schema_and_resolution_is_idempotent() -> None:
     props = json_schema()["properties"]["connection_settings"]["properties"]
     assert "credential_provider" in props
+    cfg = load_config({"connection_settings": {"credential_provider": "os:getcwd"}})
+    assert redact_config(cfg)["connection_settings"]["credential_provider"] == REDACTED
+    assert redact_text("failed: os:getcwd", cfg["connection_settings"]) == "failed: os:getcwd"
     params = {"host": "db", "user": "u", "password": "p"}
     assert not has_dynamic_credentials(params)
     assert resolve_credentials(params) == params
