@@ -176,5 +176,9 @@ class FileSecret(str):
 
 # A resolved configuration dumped with yaml.safe_dump (or yaml.dump) writes a from_file
 # secret as text, as it did when the value was a plain str.
-for _dumper in (yaml.SafeDumper, yaml.Dumper):
-    _dumper.add_representer(FileSecret, yaml.SafeDumper.represent_str)
+def _represent(dumper: Any, data: FileSecret) -> Any:
+    return dumper.represent_str(str(data))
+
+
+yaml.SafeDumper.add_representer(FileSecret, _represent)
+yaml.Dumper.add_representer(FileSecret, _represent)
