@@ -46,6 +46,7 @@ TEST_REQUIREMENTS = [
     "cryptography>=41",
     "jsonschema>=4.18",
     "opentelemetry-sdk>=1.30",
+    "boto3>=1.26",  # pgmonkey-core[aws]: the RDS IAM provider's tests
     "psycopg[binary]",
 ]
 FRAMEWORKS = {

@@ -43,6 +43,8 @@ nitpick_ignore_regex = [
     ),
     (r"py:.*", r"(Any|Path|Mapping|Sequence|Iterator|Iterable|Callable|TypeVar|NoReturn)"),
     (r"py:.*", r"(Flask|FastAPI|APIRouter|Starlette|Request|Response|WebSocket|HTTPConnection)"),
+    # psycopg's names in the signature of psycopg.Connection subclasses (PooledConnection).
+    (r"py:.*", r"(PGconn|Row|RowFactory|AsyncRowFactory)"),
     # Private names (``_Scope``, ``pgmonkey._testing_base.ServerBase``) are not documented.
     (r"py:.*", r"(.*\.)?_[A-Za-z][\w.]*"),
     # Constants of a private module, described in environment.md rather than documented.

@@ -104,6 +104,39 @@ def _django_pgbouncer(cfg: Config, tmp: Path) -> None:
     _write_yaml(tmp / "pgbouncer.yaml", {**cfg, "pooler": "pgbouncer"})
 
 
+def _recipe_runner(module: str, function: str, fake: str) -> str:
+    """Python code importing ``module`` next to the example, faking its cloud credential.
+
+    ``fake`` replaces the recipe's SDK credential with one giving ``TOKEN``; the code makes
+    ``TOKEN`` a new role's password and connects with ``credential_provider`` naming
+    ``module:function``.
+    """
+    code = (
+        "import os, secrets, sys\n"
+        "sys.path.insert(0, os.path.dirname(PATH))\n"
+        "import psycopg\n"
+        "from psycopg import sql\n"
+        f"import {module} as recipe\n"
+        "from pgmonkey import load_config\n"
+        "from pgmonkey.connections import connect\n"
+        "TOKEN = 'token-' + secrets.token_hex(16)\n"
+        f"{fake}"
+        "admin = load_config('config.yaml')['connection_settings']\n"
+        "role = 'cloud_' + secrets.token_hex(4)\n"
+        "with psycopg.connect(**admin, autocommit=True) as c:\n"
+        "    c.execute(sql.SQL('CREATE ROLE {} LOGIN PASSWORD {}').format("
+        "sql.Identifier(role), sql.Literal(TOKEN)))\n"
+        "settings = {k: v for k, v in admin.items() if k not in ('user', 'password')}\n"
+        f"settings.update(user=role, credential_provider='{module}:{function}')\n"
+        "with connect({'connection_settings': settings}) as conn:\n"
+        "    who = conn.execute('SELECT current_user').fetchone()[0]\n"
+        f"print('{module}:{function}: connected as the role' if who == role else who)\n"
+        "with psycopg.connect(**admin, autocommit=True) as c:\n"
+        "    c.execute(sql.SQL('DROP ROLE {}').format(sql.Identifier(role)))\n"
+    )
+    return "PATH = '{path}'\n" + code.replace("{", "{{").replace("}", "}}")
+
+
 PYTEST_RUNNER = (
     "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '{path}']))"
 )
@@ -135,6 +168,46 @@ SCRIPTS: dict[str, Script] = {
     ),
     "connection-types/threads.py": Script(stdout=[r"^squares: 328350$"]),
     "operations/graceful.py": Script(stdout=[r"^jobs done: 3$", r"^committed: 3$"]),
+    "operations/rotate_secret_file.py": Script(
+        stdout=[
+            r"^before rotation: True$",
+            r"^open connection still works: True$",
+            r"^new connection after rotation: True$",
+            r"^the manager kept the same pool: True$",
+            r"^the old password is refused$",
+        ]
+    ),
+    "operations/rotate_provider.py": Script(
+        stdout=[
+            r"^connected as the app role: True$",
+            r"^provider calls: True all passwords different: True$",
+        ]
+    ),
+    # The cloud recipes: their SDK credential object is replaced by a local fake (those
+    # clouds cannot be reached here); the token it gives is the role's password on a real
+    # server, and pgmonkey connects through the recipe's provider function.
+    "operations/azure_entra.py": Script(
+        stdout=[r"^azure_entra:entra_token: connected as the role$"],
+        runner=_recipe_runner(
+            "azure_entra",
+            "entra_token",
+            "class Token:\n    token = TOKEN\n"
+            "class Fake:\n"
+            "    def get_token(self, *scopes):\n"
+            "        assert scopes == (recipe.SCOPE,)\n"
+            "        return Token()\n"
+            "recipe.credential = lambda: Fake()\n",
+        ),
+    ),
+    "operations/gcp_cloudsql.py": Script(
+        stdout=[r"^gcp_cloudsql:iam_token: connected as the role$"],
+        runner=_recipe_runner(
+            "gcp_cloudsql",
+            "iam_token",
+            "class Fake:\n    valid = True\n    token = TOKEN\n"
+            "recipe.credentials = lambda: Fake()\n",
+        ),
+    ),
     "operations/metrics.py": Script(
         stdout=[
             r"^sum: 4950$",

@@ -11,7 +11,8 @@ catches everything the library reports deliberately. Configuration errors also d
      │    ├── ConfigValidationError         a value or key breaks the schema (carries key path)
      │    └── EnvInterpolationError         ${VAR}, from_env or from_file cannot be resolved
      ├── DatabaseConnectionError            a connection or pool could not be established
-     │    └── SessionSettingError           a sync_settings/async_settings entry was refused
+     │    ├── SessionSettingError           a sync_settings/async_settings entry was refused
+     │    └── CredentialProviderError       a credential provider failed or returned nonsense
      ├── PoolExhaustedError                 no pooled connection became free within ``timeout``
      ├── PsycopgUnavailableError (ImportError)
      │                                      psycopg cannot load libpq, or is not installed
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigFileError",
     "ConfigSyntaxError",
     "ConfigValidationError",
+    "CredentialProviderError",
     "DatabaseConnectionError",
     "EnvInterpolationError",
     "PgMonkeyError",
@@ -126,6 +128,14 @@ class EnvInterpolationError(ConfigError):
 
 class DatabaseConnectionError(PgMonkeyError):
     """A connection or a pool could not be established."""
+
+
+class CredentialProviderError(DatabaseConnectionError):
+    """``connection_settings.credential_provider`` raised, or returned something unusable.
+
+    The message names the provider and the exception type, never the exception's text (a
+    provider's error may quote a token); the provider's exception is the ``__cause__``.
+    """
 
 
 class SessionSettingError(DatabaseConnectionError):

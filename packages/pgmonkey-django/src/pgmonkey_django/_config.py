@@ -10,7 +10,7 @@ from typing import Any, Literal, TypedDict, Union
 
 from pgmonkey import load_config
 from pgmonkey.config import require_resolved
-from pgmonkey.connections import settle_pool_sizes
+from pgmonkey.connections import PooledConnection, has_dynamic_credentials, settle_pool_sizes
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import _compat
 from pgmonkey_django._options import join_options, render_session_options
@@ -111,6 +111,10 @@ def _fallback_conn_max_age(pool_settings: Mapping[str, Any]) -> int:
     if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool) and lifetime > 0:
         return int(lifetime)
     return DEFAULT_FALLBACK_CONN_MAX_AGE
+
+
+def _as_dict(value: Mapping[str, Any] | Literal[True]) -> dict[str, Any]:
+    return {} if value is True else dict(value)
 
 
 def _pool_options(
@@ -284,8 +288,12 @@ def database_config(
             stacklevel=2,
         )
     result: DBConfig = {"ENGINE": engine}
+    rotating = has_dynamic_credentials(connection)
     for key, django_key in _DIRECT_KEYS.items():
-        result[django_key] = str(connection.pop(key, ""))  # type: ignore[literal-required]
+        value = connection.pop(key, "")
+        # A from_file secret stays the object it is: the pool's connections re-read it.
+        text = value if isinstance(value, str) else str(value)
+        result[django_key] = text  # type: ignore[literal-required]
     result["PORT"] = str(connection.pop("port", ""))
     opts: dict[str, Any] = connection
 
@@ -332,7 +340,19 @@ def database_config(
                 "CONN_MAX_AGE = 0 (conn_max_age only applies when no pool is used)"
             )
         opts["pool"] = _pool_options(pool_settings, extra_pool, source=source)
+        if rotating:
+            # Django's pool connects through this class: each new connection re-reads a
+            # rotated from_file secret and calls the credential_provider.
+            opts["pool"] = {**_as_dict(opts["pool"]), "connection_class": PooledConnection}
         result["CONN_MAX_AGE"] = 0
+    elif "credential_provider" in connection:
+        raise ConfigValidationError(
+            "credential_provider needs Django's connection pool (Django >= 5.1 with "
+            "psycopg_pool, no pooler: pgbouncer, pool not False): Django opens connections "
+            "without a pool through psycopg.connect, which has no hook to call it",
+            source=source,
+            key_path=("connection_settings", "credential_provider"),
+        )
     elif conn_max_age is not None:
         result["CONN_MAX_AGE"] = conn_max_age
     else:

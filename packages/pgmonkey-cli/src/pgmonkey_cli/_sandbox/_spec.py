@@ -20,7 +20,7 @@ MAX_NAME_BYTES = 63
 """PostgreSQL's NAMEDATALEN - 1: longer role and database names are silently truncated."""
 _SSL_MODES_NEEDING_SSL = ("require", "verify-ca", "verify-full")
 # Keys passed on to psql besides host/port/user/dbname (libpq keywords only).
-_NOT_FOR_PSQL = ("password", "autocommit")
+_NOT_FOR_PSQL = ("password", "autocommit", "credential_provider")
 
 
 @dataclass(frozen=True)

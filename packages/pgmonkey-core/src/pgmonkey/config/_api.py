@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgmonkey.config._extra import with_typed_extras
-from pgmonkey.config._interpolate import FileIdentity, Interpolator
+from pgmonkey.config._interpolate import Interpolator
 from pgmonkey.config._loader import Marks, parse_text, read_file
 from pgmonkey.config._normalise import Normaliser
+from pgmonkey.config._secret_file import FileIdentity
 from pgmonkey.config._warn import ConfigHint
 from pgmonkey.errors import ConfigError, ConfigFileError
 

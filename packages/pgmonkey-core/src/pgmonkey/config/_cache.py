@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgmonkey.config._api import evaluate, raise_first
-from pgmonkey.config._interpolate import FileIdentity
+from pgmonkey.config._secret_file import FileIdentity, FileSecret, file_identity
 from pgmonkey.errors import ConfigFileError
 
 __all__ = ["LoadedConfig", "clear_config_cache", "config_digest", "load_config_cached"]
@@ -21,7 +21,9 @@ def config_digest(cfg: Mapping[str, Any]) -> str:
     """Return the hex SHA-256 of a (normalised) configuration, usable as a cache key.
 
     The digest covers every value (the password too), serialised as canonical JSON, so a
-    dict source and a file with the same settings give the same digest.
+    dict source and a file with the same settings give the same digest. A ``from_file``
+    secret counts as its file, not its text: connections re-read a rotated file, so the
+    configuration (and the pool the manager caches for it) stays the same.
 
     Args:
         cfg: A configuration as returned by :func:`~pgmonkey.config.load_config`.
@@ -29,11 +31,23 @@ def config_digest(cfg: Mapping[str, Any]) -> str:
     Returns:
         64 hexadecimal characters.
     """
+    cfg = _by_reference(cfg)
     try:
         text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
     except (TypeError, ValueError):  # keys that do not sort together (1 and "b"), huge ints
         text = json.dumps(_canonical(cfg), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _by_reference(value: Any) -> Any:
+    """``value`` with each :class:`FileSecret` replaced by its ``{from_file: path}``."""
+    if isinstance(value, FileSecret):
+        return {"from_file": value.path}
+    if isinstance(value, Mapping):
+        return {key: _by_reference(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_by_reference(item) for item in value]
+    return value
 
 
 def _canonical(value: Any) -> Any:
@@ -86,14 +100,6 @@ _cache: dict[tuple[str, bool, bool], _Entry] = {}
 _lock = threading.Lock()
 
 
-def _identity(path: str) -> FileIdentity:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def _still_valid(entry: _Entry, identity: FileIdentity) -> bool:
     if identity != entry.identity:
         return False
@@ -102,7 +108,7 @@ def _still_valid(entry: _Entry, identity: FileIdentity) -> bool:
         for name, value in entry.env_deps:
             if environ.get(name) != value:
                 return False
-    return all(_identity(path) == known for path, known in entry.file_deps)
+    return all(file_identity(path) == known for path, known in entry.file_deps)
 
 
 def load_config_cached(
@@ -133,7 +139,7 @@ def load_config_cached(
     if not isinstance(name, str):
         raise ConfigFileError("the configuration path must be text, not bytes")
     key = (name, resolve_env, allow_sensitive_defaults)
-    identity = _identity(name)
+    identity = file_identity(name)
     entry = _cache.get(key)
     if entry is not None and identity is not None and _still_valid(entry, identity):
         return entry.loaded

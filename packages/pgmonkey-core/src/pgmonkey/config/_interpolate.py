@@ -6,7 +6,9 @@ Rules:
   when ``VAR`` is unset *or empty*, as in the shell. Defaults may contain balanced braces and
   further references (``${A:-${B}}``). ``$${`` writes a literal ``${``. A lone ``$`` is kept.
 * ``{from_env: NAME}`` and ``{from_file: PATH}`` (a mapping with exactly one of those keys)
-  are replaced by the variable's value or the file's text without trailing newlines.
+  are replaced by the variable's value or the file's text without trailing newlines (a
+  :class:`~pgmonkey.config._secret_file.FileSecret`, which connections re-read when the file
+  changes).
 * Strings inside lists and mappings (also mappings inside lists) are resolved; other values
   are left alone.
 * Sensitive keys (:func:`~pgmonkey.config.is_sensitive_key`) refuse ``${VAR:-default}``
@@ -22,7 +24,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pgmonkey.config._loader import read_file_bytes
+from pgmonkey.config._secret_file import (
+    FileIdentity,
+    FileSecret,
+    dotted,
+    read_secret_text,
+    secret_file_error,
+)
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.errors import ConfigFileError, EnvInterpolationError
 
@@ -36,9 +44,6 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRUCTURED_KEYS = ("from_env", "from_file")
-
-#: (st_dev, st_ino, st_size, st_mtime_ns) of a secret file, or None when it could not be read.
-FileIdentity = tuple[int, int, int, int] | None
 
 
 def is_structured_ref(value: object) -> bool:
@@ -75,16 +80,6 @@ def reference_names(text: str) -> list[str]:
                 names.append(match.group())
         i = text.find("$", i + 1)
     return names
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def _sensitive(path: tuple[Any, ...]) -> bool:
@@ -150,7 +145,7 @@ class Interpolator:
     def _expand(self, text: str, path: tuple[Any, ...], depth: int) -> str:
         if depth > 10:
             raise self._error(
-                f"references nested more than 10 deep in config key '{_dotted(path)}'", path
+                f"references nested more than 10 deep in config key '{dotted(path)}'", path
             )
         out: list[str] = []
         i, n = 0, len(text)
@@ -175,7 +170,7 @@ class Interpolator:
         self, text: str, start: int, path: tuple[Any, ...], depth: int
     ) -> tuple[str, int]:
         """Resolve the reference starting at ``text[start]``; return it and where it ends."""
-        key = _dotted(path)
+        key = dotted(path)
         match = _NAME.match(text, start + 2)
         after = match.end() if match else start + 2
         if match and text.startswith("}", after):
@@ -225,7 +220,7 @@ class Interpolator:
 
     def _structured(self, ref: Mapping[Any, Any], path: tuple[Any, ...]) -> str:
         kind, target = next(iter(ref.items()))
-        key = _dotted(path)
+        key = dotted(path)
         if not isinstance(target, str) or not target:
             raise self._error(
                 f"{kind} in config key '{key}' must be a non-empty string "
@@ -245,40 +240,17 @@ class Interpolator:
 
     def _read_secret_file(self, target: str, key: str, path: tuple[Any, ...]) -> str:
         file_path = os.path.expanduser(target)
-        where = f"(referenced by config key '{key}' via from_file)"
         identity: FileIdentity = None
         self.origins.append(f"secret file '{target}'")
         try:
             text, identity = read_secret_text(file_path)
         except ConfigFileError as exc:
-            reason = exc.message.removeprefix("secret file ")
-            raise self._error(f"secret file '{target}' {reason} {where}", path) from None
+            raise secret_file_error(exc, target, path, key, self.source) from None
         finally:
             self.file_deps[file_path] = identity
-        return text.rstrip("\r\n")
-
-
-def read_secret_text(file_path: str) -> tuple[str, FileIdentity]:
-    """Read a ``from_file`` secret through the bounded reader; return it and its identity.
-
-    The identity comes from the descriptor that was read (not from a second ``stat`` of the
-    path), so a cache comparing identities later compares against what was really read.
-
-    Raises:
-        ConfigFileError: As :func:`~pgmonkey.config._loader.read_text_file`, with the reason
-            only (the caller adds the key).
-    """
-    identity: FileIdentity = None
-
-    def remember(st: os.stat_result) -> None:
-        nonlocal identity
-        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-    raw = read_file_bytes(file_path, what="secret file", on_open=remember)
-    try:
-        return raw.decode("utf-8"), identity
-    except UnicodeDecodeError:
-        raise ConfigFileError("is not UTF-8 text", source=file_path) from None
+        return FileSecret(
+            text.rstrip("\r\n"), path=file_path, target=target, key_path=path, identity=identity
+        )
 
 
 def resolve_env_vars(

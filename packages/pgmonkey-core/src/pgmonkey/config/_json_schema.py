@@ -18,6 +18,7 @@ from typing import Any
 
 from pgmonkey.config import _schema as schema
 from pgmonkey.config._normalise import _FALSE, _POOL_MINIMUM, _TRUE, MAX_INT
+from pgmonkey.config._provider import PROVIDER_PATTERN
 
 __all__ = ["SCHEMA_URL", "json_schema"]
 
@@ -102,6 +103,12 @@ def _value(kind: str, *, minimum: tuple[float, bool] = (0, True)) -> dict[str, A
         value = _boolean()
     elif kind == schema.PORT:
         value = _port()
+    elif kind == schema.PROVIDER:
+        value = {
+            "anyOf": [{"type": "string", "pattern": PROVIDER_PATTERN}],
+            "description": "A 'package.module:function' called for each new connection; "
+            "it returns the password, or a mapping of connection parameters.",
+        }
     else:
         value = _text()
     value["anyOf"] += [{"type": "null"}, _REFERENCE]  # empty: the key is left out
@@ -171,7 +178,8 @@ def json_schema() -> dict[str, Any]:
                 "key wins for its pool.",
             },
             "connection_settings": _section(
-                connection, "libpq connection parameters, and autocommit."
+                connection,
+                "libpq connection parameters, autocommit and credential_provider.",
             ),
             "pool_settings": _section(pool, "psycopg_pool ConnectionPool settings (pool)."),
             "async_pool_settings": _section(

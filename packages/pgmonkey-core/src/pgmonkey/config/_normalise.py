@@ -26,6 +26,7 @@ from pgmonkey.config._interpolate import (
     structured_kind,
 )
 from pgmonkey.config._loader import Marks
+from pgmonkey.config._provider import ProviderImportError, load_provider
 from pgmonkey.config._redact import redact_text
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._warn import ConfigHint, UnknownConfigKeyWarning, warn
@@ -655,8 +656,23 @@ def _check_port(port: int) -> int:
     return port
 
 
+def _to_provider(value: Any) -> str:
+    text = _to_str(value).strip()
+    try:
+        load_provider(text)
+    except ProviderImportError as exc:
+        raise _Invalid(str(exc)) from None
+    return text
+
+
 #: Converters of values that are not text: a reference there cannot be used as written.
-_TYPED: tuple[Callable[[Any], Any], ...] = (_to_nonneg_int, _to_float, _to_bool, _to_port)
+_TYPED: tuple[Callable[[Any], Any], ...] = (
+    _to_nonneg_int,
+    _to_float,
+    _to_bool,
+    _to_port,
+    _to_provider,
+)
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     schema.STR: _to_str,
@@ -665,4 +681,5 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     schema.BOOL: _to_bool,
     schema.PORT: _to_port,
     schema.GUC: _to_guc,
+    schema.PROVIDER: _to_provider,
 }

@@ -14,9 +14,11 @@ __all__ = [
     "GUC",
     "INT",
     "NEWER_LIBPQ_KEYS",
+    "PGMONKEY_CONNECTION_KEYS",
     "POOLERS",
     "POOL_KEYS",
     "PORT",
+    "PROVIDER",
     "SECTIONS",
     "SETTINGS_SECTIONS",
     "SSLMODES",
@@ -62,6 +64,10 @@ FLOAT = "float"
 BOOL = "bool"
 PORT = "port"  # an int, or a comma-separated list of ports for multi-host strings
 GUC = "guc"  # a session parameter value, sent as text
+PROVIDER = "provider"  # a "package.module:function" imported when loading
+
+#: ``connection_settings`` keys pgmonkey itself uses (not libpq keywords).
+PGMONKEY_CONNECTION_KEYS: tuple[str, ...] = ("autocommit", "credential_provider")
 
 #: Keys of ``pool_settings``/``async_pool_settings`` and their kinds.
 POOL_KEYS: dict[str, str] = {
@@ -88,6 +94,7 @@ _TYPED_CONNECTION_KEYS: dict[str, str] = {
     "keepalives_count": INT,
     "tcp_user_timeout": INT,
     "autocommit": BOOL,
+    "credential_provider": PROVIDER,
 }
 
 # Always accepted, even if the libpq in use is too old to list them (libpq then reports them).
@@ -185,8 +192,8 @@ def connection_key_kind(key: str) -> str | None:
 
 
 def connection_keys() -> frozenset[str]:
-    """Every valid ``connection_settings`` key (libpq keywords and ``autocommit``)."""
-    return libpq_keywords() | {"autocommit"}
+    """Every valid ``connection_settings`` key (libpq keywords and pgmonkey's own)."""
+    return libpq_keywords() | set(PGMONKEY_CONNECTION_KEYS)
 
 
 def closest(key: object, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:

@@ -43,10 +43,11 @@ SENSITIVE_SUBSTRINGS: tuple[str, ...] = (
     "apikey",
 )
 
-#: Sensitive keys whose values name a file (a certificate or key), not a secret: they are
-#: masked in a printed configuration, but a message may name the file (to say what is wrong
-#: with it), so their values are not searched for in free text.
-PATH_KEYS: frozenset[str] = frozenset({"sslkey", "sslcert", "sslrootcert"})
+#: Sensitive keys whose values name a file (a certificate or key) or a function (the
+#: ``credential_provider``, sensitive by its name), not a secret: they are masked in a printed
+#: configuration, but a message may name the file or function (to say what is wrong with it),
+#: so their values are not searched for in free text.
+PATH_KEYS: frozenset[str] = frozenset({"sslkey", "sslcert", "sslrootcert", "credential_provider"})
 
 
 def is_sensitive_key(key: object) -> bool:

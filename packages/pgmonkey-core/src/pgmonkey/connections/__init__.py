@@ -4,6 +4,10 @@ Building blocks (each opens something new; the caller closes it):
 
 * :func:`connect` / :func:`connect_async`: a plain psycopg connection.
 * :func:`open_pool` / :func:`open_async_pool`: an opened psycopg_pool pool.
+* :func:`resolve_credentials` / :func:`resolve_credentials_async`: the connection parameters
+  to connect with now (a rotated ``from_file`` secret re-read, the ``credential_provider``
+  called); :class:`PooledConnection` / :class:`AsyncPooledConnection` do it for pools built
+  elsewhere (``connection_class=``), and :func:`has_dynamic_credentials` tells when it matters.
 * :func:`settle_pool_sizes`: ``min_size``/``max_size`` made consistent (a lone ``max_size``
   lowers psycopg_pool's default ``min_size``), for code that builds its own pool.
 
@@ -38,7 +42,13 @@ from pgmonkey.connections._async import AsyncConnection, AsyncConnectionPool
 from pgmonkey.connections._base import BaseConnection
 from pgmonkey.connections._connect import connect, open_pool
 from pgmonkey.connections._connect_async import connect_async, open_async_pool
+from pgmonkey.connections._credentials import (
+    has_dynamic_credentials,
+    resolve_credentials,
+    resolve_credentials_async,
+)
 from pgmonkey.connections._params import POOL_DEFAULT_MIN_SIZE, settle_pool_sizes
+from pgmonkey.connections._pooled import AsyncPooledConnection, PooledConnection
 from pgmonkey.connections._pooler import PoolerDetectedWarning
 from pgmonkey.connections._sync import Connection, ConnectionPool
 
@@ -52,6 +62,7 @@ __all__ = [
     "POOL_DEFAULT_MIN_SIZE",
     "AsyncConnection",
     "AsyncConnectionPool",
+    "AsyncPooledConnection",
     "BaseConnection",
     "Connection",
     "ConnectionPool",
@@ -59,12 +70,16 @@ __all__ = [
     "PGAsyncPoolConnection",
     "PGNormalConnection",
     "PGPoolConnection",
+    "PooledConnection",
     "PoolerDetectedWarning",
     "PostgresBaseConnection",
     "close_at_exit",
     "connect",
     "connect_async",
+    "has_dynamic_credentials",
     "open_async_pool",
     "open_pool",
+    "resolve_credentials",
+    "resolve_credentials_async",
     "settle_pool_sizes",
 ]

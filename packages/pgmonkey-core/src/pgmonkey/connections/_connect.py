@@ -11,6 +11,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pgmonkey import _metrics
 from pgmonkey.config._redact import describe_target
+from pgmonkey.connections._credentials import (
+    pool_kwargs_param,
+    require_sync_provider,
+    resolve_credentials,
+)
 from pgmonkey.connections._params import (
     connect_error,
     connection_kwargs,
@@ -49,6 +54,7 @@ def connect(cfg: Mapping[str, Any], *, autocommit: bool | None = None) -> psycop
         config, session="sync_settings", autocommit=autocommit
     )
     refuse_special_tls_files(params)
+    params = resolve_credentials(params)
     try:
         conn = psycopg.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
@@ -89,18 +95,20 @@ def open_pool(
         check_connection=ConnectionPool.check_connection,
     )
     refuse_special_tls_files(plan.params)
+    require_sync_provider(plan.params)
     metrics = _metrics.attach(plan.metrics)
     if wait:
+        probe_params = resolve_credentials(plan.probe_params)
         try:
-            probe = psycopg.connect(**plan.probe_params, autocommit=True)
+            probe = psycopg.connect(**probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise plan.connect_error(exc) from exc
+            raise plan.connect_error(exc, probe_params) from exc
         with probe:
             check_for_pooler(probe, plan.config, plan.params)
     pool = new_pool(
         metrics,
         conninfo="",
-        kwargs=plan.kwargs,
+        kwargs=pool_kwargs_param(plan.kwargs, asynchronous=False),
         open=False,
         connection_class=timed(PooledConnection, metrics),
         **plan.pool_kwargs,

@@ -11,6 +11,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pgmonkey import _metrics
 from pgmonkey.config._redact import describe_target
+from pgmonkey.connections._credentials import (
+    pool_kwargs_param,
+    resolve_credentials_async,
+)
 from pgmonkey.connections._params import (
     connect_error,
     connection_kwargs,
@@ -51,6 +55,7 @@ async def connect_async(
         config, session="async_settings", autocommit=autocommit
     )
     refuse_special_tls_files(params)
+    params = await resolve_credentials_async(params)
     try:
         conn = await psycopg.AsyncConnection.connect(**params, autocommit=ac)
     except psycopg.OperationalError as exc:
@@ -91,16 +96,17 @@ async def open_async_pool(
     refuse_special_tls_files(plan.params)
     metrics = _metrics.attach(plan.metrics)
     if wait:
+        probe_params = await resolve_credentials_async(plan.probe_params)
         try:
-            probe = await psycopg.AsyncConnection.connect(**plan.probe_params, autocommit=True)
+            probe = await psycopg.AsyncConnection.connect(**probe_params, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise plan.connect_error(exc) from exc
+            raise plan.connect_error(exc, probe_params) from exc
         async with probe:
             await check_for_pooler_async(probe, plan.config, plan.params)
     pool = new_async_pool(
         metrics,
         conninfo="",
-        kwargs=plan.kwargs,
+        kwargs=pool_kwargs_param(plan.kwargs, asynchronous=True),
         open=False,
         connection_class=timed(AsyncPooledConnection, metrics),
         **plan.pool_kwargs,

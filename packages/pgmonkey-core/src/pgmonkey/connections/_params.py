@@ -335,9 +335,18 @@ class PoolPlan:
             return self.params
         return {**self.params, "connect_timeout": max(2, math.ceil(self.timeout))}
 
-    def connect_error(self, exc: BaseException) -> DatabaseConnectionError:
-        """The clear error for a failed probe connection."""
-        return connect_error(exc, self.probe_params, self.settings, self.session)
+    def connect_error(
+        self, exc: BaseException, params: Mapping[str, Any] | None = None
+    ) -> DatabaseConnectionError:
+        """The clear error for a failed probe connection.
+
+        Args:
+            exc: What psycopg raised.
+            params: The parameters the probe used (with resolved credentials, so they are
+                masked too); default :attr:`probe_params`.
+        """
+        used = self.probe_params if params is None else params
+        return connect_error(exc, used, self.settings, self.session)
 
     def open_timeout_error(self, name: str, min_size: int) -> DatabaseConnectionError:
         """The clear error for a pool that did not reach ``min_size`` in time."""

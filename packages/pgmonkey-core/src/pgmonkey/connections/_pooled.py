@@ -1,10 +1,12 @@
-"""Connection classes for pgmonkey's pools: a failed connection attempt carries no secret.
+"""Connection classes for pgmonkey's pools: fresh credentials, and no secret in errors.
 
 psycopg_pool opens connections in the background and logs each failed attempt on the
 ``psycopg.pool`` logger (``error connecting in 'pool-1': ...``) before pgmonkey could see it.
 The message quotes libpq, which quotes misplaced values (a ``password=`` fragment in ``host``,
 a URL in ``dbname``). The pools pgmonkey opens make their connections with these classes, which
-mask the secrets of the connection parameters in the error where it is raised, and time each
+resolve the credentials for each new connection (a rotated ``from_file`` secret, a
+``credential_provider``: see :mod:`pgmonkey.connections._credentials`), mask the secrets of
+the connection parameters in the error where it is raised, and time each
 connection for ``db.client.connection.create_time`` when the pool has metrics (see
 :mod:`pgmonkey._metrics`). A pooled connection is still a ``psycopg.Connection`` (or
 ``AsyncConnection``).
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 import psycopg
 
 from pgmonkey.config._redact import redact_exception
+from pgmonkey.connections._credentials import resolve_credentials, resolve_credentials_async
 
 if TYPE_CHECKING:
     from pgmonkey._metrics import PoolMetrics
@@ -35,14 +38,23 @@ def timed(connection_class: _C, metrics: PoolMetrics | None) -> _C:
 
 
 class PooledConnection(psycopg.Connection[Any]):
-    """A ``psycopg.Connection`` whose connection errors never quote a secret."""
+    """A ``psycopg.Connection`` that connects with current credentials and quotes no secret.
+
+    Give it to a psycopg_pool pool built elsewhere (``connection_class=PooledConnection``,
+    as :mod:`pgmonkey_django` does for Django's pool) so that each new connection re-reads a
+    rotated ``from_file`` secret and calls the ``credential_provider``.
+    """
 
     _metrics: ClassVar[PoolMetrics | None] = None
 
     @classmethod
     def connect(cls, conninfo: str = "", **kwargs: Any) -> PooledConnection:
-        """Connect as ``psycopg.Connection.connect`` does; mask secrets in its errors."""
+        """Connect as ``psycopg.Connection.connect`` does, with the credentials of now.
+
+        Secrets are masked in its errors.
+        """
         start = perf_counter()
+        kwargs = resolve_credentials(kwargs)
         try:
             conn = super().connect(conninfo, **kwargs)
         except psycopg.Error as exc:
@@ -54,14 +66,18 @@ class PooledConnection(psycopg.Connection[Any]):
 
 
 class AsyncPooledConnection(psycopg.AsyncConnection[Any]):
-    """A ``psycopg.AsyncConnection`` whose connection errors never quote a secret."""
+    """The async twin of :class:`PooledConnection` (an async provider is awaited)."""
 
     _metrics: ClassVar[PoolMetrics | None] = None
 
     @classmethod
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> AsyncPooledConnection:
-        """Connect as ``psycopg.AsyncConnection.connect`` does; mask secrets in its errors."""
+        """Connect as ``psycopg.AsyncConnection.connect`` does, with the credentials of now.
+
+        Secrets are masked in its errors.
+        """
         start = perf_counter()
+        kwargs = await resolve_credentials_async(kwargs)
         try:
             conn = await super().connect(conninfo, **kwargs)
         except psycopg.Error as exc:
