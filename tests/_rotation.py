@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pgmonkey.testing import PostgresServer
+from tests._wait import wait_until
 
 __all__ = [
     "ISSUED",
@@ -216,15 +217,6 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(60)
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    """Poll ``predicate`` until true (or fail the test naming ``what``)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def server_now(server: PostgresServer) -> Any:
