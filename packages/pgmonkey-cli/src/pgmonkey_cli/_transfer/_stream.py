@@ -49,9 +49,16 @@ class CopySource:
         quote: str,
         chunk_size: int = CHUNK_SIZE,
         progress: Progress | None = None,
+        start: int = 0,
+        end: int | None = None,
+        file_encoding: str | None = None,
     ) -> None:
         self.path = path
         self.encoding = encoding
+        self.file_encoding = file_encoding or encoding  # for messages: a chunk's codec may
+        # be the endian-specific one of the file's (a later chunk of a UTF-16 file)
+        self.start = start
+        self.end = end
         self.quote = quote.encode("ascii")
         self.chunk_size = chunk_size
         self.progress = progress
@@ -61,12 +68,15 @@ class CopySource:
 
     def __iter__(self) -> Iterator[bytes]:
         with open(self.path, "rb") as fh:
-            yield from self._protect(self._converted(fh))
+            if self.start:
+                fh.seek(self.start)
+            reader: BinaryIO | _Range = fh if self.end is None else _Range(fh, self.end - self.start)
+            yield from self._protect(self._converted(reader))
 
-    def _converted(self, fh: BinaryIO) -> Iterator[bytes]:
+    def _converted(self, fh: BinaryIO | _Range) -> Iterator[bytes]:
         first = fh.read(max(self.chunk_size, 4))  # a whole byte-order mark, at least
         if not self.transcode:
-            skip = bom_length(first[:4], self.encoding)
+            skip = bom_length(first[:4], self.encoding) if self.start == 0 else 0
             chunk = first[skip:]
             while first:
                 if self.progress is not None:
@@ -96,14 +106,14 @@ class CopySource:
     def _decode_error(self, exc: UnicodeDecodeError, lines_before: int) -> ImportDataError:
         from pgmonkey_cli._transfer._badbytes import scan_file
 
-        bad = scan_file(self.path, self.encoding)  # error path: read again, to the bad byte
+        bad = scan_file(self.path, self.file_encoding)  # error path: read again, to the bad byte
         if bad is not None:
-            where = bad.describe(self.encoding)
+            where = bad.describe(self.file_encoding)
             line = bad.line
         else:  # not expected: the same decoder failed just now
             head = exc.object[: exc.start]
             line = lines_before + codecs.decode(head, exc.encoding, "replace").count("\n") + 1
-            where = f"line {line}: bytes not valid {self.encoding} ({exc.reason})"
+            where = f"line {line}: bytes not valid {self.file_encoding} ({exc.reason})"
         return ImportDataError(
             f"{self.path}: {where}; set the right encoding with --encoding (or in the "
             "settings file). Nothing was imported.",
@@ -171,6 +181,19 @@ class CopySource:
             (parity + buf.count(quote, 0, used)) & 1,
             buf[used - 1 : used],
         )
+
+
+class _Range:
+    """Reads of a file object that stop after ``remaining`` bytes (one chunk of the file)."""
+
+    def __init__(self, fh: BinaryIO, remaining: int) -> None:
+        self.fh = fh
+        self.remaining = remaining
+
+    def read(self, size: int) -> bytes:
+        data = self.fh.read(min(size, self.remaining))
+        self.remaining -= len(data)
+        return data
 
 
 def _find_eod(buf: bytes, start: int, stop: int) -> int:
