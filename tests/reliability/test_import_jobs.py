@@ -328,3 +328,18 @@ def test_cleanup_leaves_a_running_import_alone(two_phase: Db) -> None:
         assert sorted(two_phase.leftovers()[0]) == sorted(gids)
     run_cli("pgimport", "--cleanup", "--connconfig", str(two_phase.config))
     assert two_phase.leftovers() == ([], [])
+
+
+def test_duplicate_key_across_streams_is_an_error_not_a_hang(
+    two_phase: Db, tmp_path: Path
+) -> None:
+    """Stream 2 waits for stream 1's uncommitted key, which waits for stream 2 to finish."""
+    two_phase.sql("CREATE TABLE dup (id int PRIMARY KEY, name text, tag text)")
+    data = tmp_path / "dup.csv"
+    data.write_bytes(b"id,name,tag\n" + _rows(3000) + b'0,"again",x\n')
+    result = two_phase.pgimport(data, "dup", "--jobs", "2")
+    assert result.status == 1, result.stderr
+    assert "two parts of the file conflict (a duplicate key?)" in result.stderr
+    assert "Nothing was imported" in result.stderr
+    assert two_phase.sql("SELECT count(*) FROM dup") == [(0,)]
+    assert two_phase.leftovers() == ([], [])

@@ -137,6 +137,7 @@ class _Run:
         self.conns: list[psycopg.Connection[Any]] = []
         self.pids: list[int] = []
         self.conflict: dict[int, int] = {}  # stream -> the stream it waited for
+        self.watch = False  # look for streams waiting for each other (two-phase only)
 
     def take_lock(self) -> None:
         self.coordinator.execute(
@@ -191,10 +192,18 @@ class _Run:
         return rows
 
     def _watch(self) -> None:
-        """Cancel a stream that waits for another stream's row (which would wait forever)."""
+        """Cancel a stream that waits for another stream's transaction to end.
+
+        With two-phase commit that wait is endless: the other stream's transaction ends only
+        once every stream is done (a duplicate key across two chunks does it). Waits for
+        other locks (extending the table...) end by themselves and are left alone.
+        """
+        if not self.watch:
+            return
         rows = self.coordinator.execute(
             "SELECT pid, pg_catalog.pg_blocking_pids(pid) FROM pg_catalog.pg_stat_activity "
-            "WHERE pid = ANY(%s)",
+            "WHERE pid = ANY(%s) AND wait_event_type = 'Lock' "
+            "AND wait_event IN ('transactionid', 'tuple')",
             [self.pids],
         ).fetchall()
         for pid, blockers in rows:
@@ -274,6 +283,7 @@ def run_parallel(
             coordinator.rollback()  # it only looked the table up
             coordinator.autocommit = True
             run.take_lock()
+            run.watch = True
             return _two_phase(run, target), None
         return _staging(run, target, columns, created, describe_error)
     finally:
