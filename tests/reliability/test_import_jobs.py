@@ -7,6 +7,8 @@ on the second; a new table and ``--truncate`` go through a staging table on both
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import signal
@@ -84,7 +86,8 @@ def test_append_with_two_phase_commit(two_phase: Db, tmp_path: Path) -> None:
     data.write_bytes(b"id,name,tag\n" + _rows(5000))
     result = two_phase.pgimport(data, "app", "--jobs", "2", "--json")
     assert result.status == 0, result.stderr
-    assert '"jobs": 2' in result.stdout and '"mechanism": "two-phase"' in result.stdout
+    assert '"jobs": 2' in result.stdout
+    assert '"mechanism": "two-phase"' in result.stdout
     assert two_phase.sql("SELECT count(*), count(DISTINCT id), max(id) FROM app") == [
         (5000, 5000, 4999)
     ]
@@ -146,7 +149,8 @@ def test_bad_row_at_the_end_of_the_last_stream_imports_nothing(
     data = tmp_path / f"{table}.csv"
     data.write_bytes(b"id,name,tag\n" + _rows(4000) + bad)
     plan = plan_chunks(data, encoding="utf-8", quote='"', jobs=2)
-    assert len(plan.chunks) == 2 and plan.chunks[1].end == data.stat().st_size
+    assert len(plan.chunks) == 2
+    assert plan.chunks[1].end == data.stat().st_size
     extra = ["--truncate"] if mode == "truncate" else []
     result = db.pgimport(data, table, "--jobs", "2", *extra)
     assert result.status == 1
@@ -159,37 +163,45 @@ def test_bad_row_at_the_end_of_the_last_stream_imports_nothing(
     assert db.leftovers() == ([], [])
 
 
-def test_quoted_newlines_exactly_at_chunk_edges(two_phase: Db, tmp_path: Path) -> None:
-    """Every record spans lines; the naive split points all fall inside quoted fields."""
-    two_phase.sql("CREATE TABLE edges (id int, body text)")
-    records = [b'%d,"line one\nline two\r\n""quoted""\n,\n"\n' % i for i in range(2000)]
-    data = tmp_path / "edges.csv"
-    data.write_bytes(b"".join(records))
-    size = data.stat().st_size
-    for jobs in (2, 3, 4):
-        plan = plan_chunks(data, encoding="utf-8", quote='"', jobs=jobs)
-        assert len(plan.chunks) == jobs
-        for chunk in plan.chunks[1:]:
-            # each chunk starts at a record: "<id>,"
-            head = data.read_bytes()[chunk.start : chunk.start + 8]
-            assert head.split(b",")[0].isdigit(), head
-        # a split point exactly where the naive one is: the newline before it is quoted
-        naive = size // jobs
-        assert data.read_bytes()[: naive + 1].count(b'"') % 2 in (0, 1)
-    for jobs in ("2", "4"):
-        two_phase.sql("TRUNCATE edges")
-        result = two_phase.pgimport(data, "edges", "--jobs", jobs, "--no-header")
-        assert result.status == 0, result.stderr
-        assert two_phase.sql("SELECT count(*), count(DISTINCT body) FROM edges") == [(2000, 1)]
-        assert two_phase.sql("SELECT body FROM edges LIMIT 1") == [
-            ('line one\nline two\r\n"quoted"\n,\n',)
-        ]
+def _parse(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+@pytest.mark.parametrize("shift", range(-3, 4))
+def test_quoted_newlines_exactly_at_chunk_edges(two_phase: Db, tmp_path: Path, shift: int) -> None:
+    """A quoted newline sits at, just before or just after the point the split aims at."""
+    table = f"edges_{shift + 3}"
+    two_phase.sql(f"CREATE TABLE {table} (id int, body text)")
+    record = b'%d,"x\n""y""\r\n\n,z"\n'
+    tail = b"".join(record % i for i in range(100, 300))
+    head = b"".join(record % i for i in range(0, 99))
+    # record 99 gets padding so that the first quoted newline of record 100 (its 7th byte)
+    # lands at size // 2 + shift: the chunk boundary must move past that whole record.
+    size_without_pad = len(head) + len(record % 99) + len(tail)
+    newline_at = len(head) + len(record % 99) + 6
+    pad = size_without_pad + 2 * shift - 2 * newline_at
+    assert pad >= 0
+    padded = b'99,"' + b"p" * pad + b'x\n""y""\r\n\n,z"\n'
+    data = tmp_path / f"{table}.csv"
+    data.write_bytes(head + padded + tail)
+    raw = data.read_bytes()
+    assert raw[len(raw) // 2 + shift : len(raw) // 2 + shift + 1] == b"\n"
+    assert raw[: len(raw) // 2 + shift].count(b'"') % 2 == 1  # that newline is quoted
+    plan = plan_chunks(data, encoding="utf-8", quote='"', jobs=2)
+    assert len(plan.chunks) == 2
+    pieces = [_parse(raw[c.start : c.end]) for c in plan.chunks]
+    assert pieces[0] + pieces[1] == _parse(raw)  # each chunk is whole records
+    result = two_phase.pgimport(data, table, "--jobs", "2", "--no-header", "--json")
+    assert result.status == 0, result.stderr
+    assert '"jobs": 2' in result.stdout
+    assert two_phase.sql(f"SELECT count(*), count(DISTINCT id) FROM {table}") == [(300, 300)]
+    assert two_phase.sql(f"SELECT body FROM {table} WHERE id = 150") == [
+        ('x\n"y"\r\n\n,z',)
+    ]
 
 
 @pytest.mark.parametrize(("name", "case"), sorted(CSV.items()), ids=sorted(CSV))
-def test_corpus_under_two_jobs(
-    plain: Db, tmp_path: Path, name: str, case: dict[str, Any]
-) -> None:
+def test_corpus_under_two_jobs(plain: Db, tmp_path: Path, name: str, case: dict[str, Any]) -> None:
     """Every file of issue 6's corpus (encodings, delimiters, line endings) with --jobs 2."""
     data = tmp_path / name
     shutil.copyfile(CORPUS / "csv" / name, data)
@@ -282,7 +294,7 @@ def _crashed_run(db: Db, table: str, *, commit_first: bool) -> list[str]:
     try:
         for conn in conns:
             conn.autocommit = False
-        xids = [int(c.execute("SELECT pg_current_xact_id()::text").fetchone()[0]) for c in conns]
+        xids = [int(c.execute("SELECT pg_current_xact_id()::text").fetchall()[0][0]) for c in conns]
         gids = [prepared_gid(0x5EED, k, xids) for k in range(2)]
         for k, conn in enumerate(conns):
             conn.execute(sql.SQL("INSERT INTO {} VALUES (%s)").format(sql.Identifier(table)), [k])

@@ -40,9 +40,9 @@ from pgmonkey_cli._transfer._outcome import (
     status_query,
     transaction_id,
 )
+from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
-from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES
 from pgmonkey_cli._transfer._split import Chunk
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 
@@ -486,8 +486,7 @@ def _plan_streams(
     )
     if plan.reason is not None:
         count = len(plan.chunks)
-        say(f"Importing with {count} stream{'s' if count > 1 else ''}, not {jobs}: "
-            f"{plan.reason}.")
+        say(f"Importing with {count} stream{'s' if count > 1 else ''}, not {jobs}: {plan.reason}.")
     if len(plan.chunks) <= 1:
         return None
     say(f"Importing with {len(plan.chunks)} streams ({why}).")

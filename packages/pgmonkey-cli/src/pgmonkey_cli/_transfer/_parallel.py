@@ -1,4 +1,4 @@
-"""``pgimport --jobs N``: N ``COPY`` streams, one per chunk of the file, all or nothing.
+r"""``pgimport --jobs N``: N ``COPY`` streams, one per chunk of the file, all or nothing.
 
 One server backend parses one ``COPY`` stream, so a single stream is capped by one core of the
 server. Here the file is split at record boundaries (:mod:`._split`) and each chunk goes
@@ -19,6 +19,7 @@ Leftovers of a crash are cleaned by the next run (:mod:`._leftovers`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -34,12 +35,11 @@ from pgmonkey_cli._transfer._leftovers import (
     prepared_gid,
     staging_name,
 )
-from pgmonkey_cli._transfer._split import Chunk, count_lines_before
+from pgmonkey_cli._transfer._split import Chunk
 
 if TYPE_CHECKING:
     import psycopg
 
-    from pgmonkey_cli._transfer._settings import CsvFormat
 
 __all__ = [
     "AUTO_MIN_BYTES",
@@ -217,11 +217,11 @@ class _Run:
     def abort(self) -> None:
         """Stop every stream: the flag between chunks, a cancel for those waiting."""
         self.stop.set()
+        import psycopg
+
         for conn in self.conns:
-            try:
+            with contextlib.suppress(psycopg.Error):  # a closed one has nothing to cancel
                 conn.cancel()
-            except Exception:  # noqa: BLE001, S110 - a closed connection has nothing to cancel
-                pass
 
     def _first_error(
         self, errors: list[tuple[int, BaseException | None]], relation: tuple[str, str]
@@ -304,17 +304,12 @@ def _two_phase(run: _Run, target: tuple[str, str]) -> int:
             prepared.append(gids[k])
     except BaseException:
         for gid in prepared:
-            try:
-                run.coordinator.execute(
-                    sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid))
-                )
-            except psycopg.Error:
-                pass  # the next run's clean-up rolls it back (no stream committed)
+            # If this fails, the next run's clean-up rolls it back (no stream committed).
+            with contextlib.suppress(psycopg.Error):
+                run.coordinator.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
         for conn in run.conns:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 conn.rollback()
-            except psycopg.Error:
-                pass
         raise
     # Every stream succeeded: the decision is to commit. A failure from here on leaves the
     # rest prepared, and the clean-up (which sees a committed one) commits them too.
@@ -366,7 +361,7 @@ def _staging(
                 sql.SQL(", ").join(
                     sql.SQL("{} {}{}").format(
                         sql.Identifier(c),
-                        sql.SQL(types[c][0]),  # type: ignore[arg-type]
+                        sql.SQL(types[c][0]),
                         sql.SQL(" NOT NULL" if types[c][1] else ""),
                     )
                     for c in columns
@@ -388,8 +383,9 @@ def _staging(
         rows = run.copy_all((schema, staging), after=commit_stream)
         txn = transaction_id(coordinator)
         if created:
-            coordinator.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                staged, sql.Identifier(name)))
+            coordinator.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(staged, sql.Identifier(name))
+            )
             coordinator.execute(sql.SQL("COMMENT ON TABLE {} IS NULL").format(final))
         else:
             coordinator.execute(sql.SQL("TRUNCATE {}").format(final))

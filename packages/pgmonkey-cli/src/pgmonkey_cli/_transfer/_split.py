@@ -20,6 +20,7 @@ split, and :func:`plan_chunks` says why.
 from __future__ import annotations
 
 import codecs
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,7 @@ class _Reader:
 
 
 class _Terminators:
-    """The line endings outside quotes from ``start`` on: ``(end, kind)`` pairs.
+    r"""The line endings outside quotes from ``start`` on: ``(end, kind)`` pairs.
 
     ``kind`` is ``"\\n"``, ``"\\r\\n"`` or ``"\\r"``; ``end`` is the offset just after it.
     ``start`` must be aligned and ``parity`` the quote parity before it.
@@ -294,7 +295,7 @@ def plan_chunks(
     edges = [0, *bounds, size]
     chunks = [
         Chunk(a, b, i == 0, encoding if i == 0 else later_codec)
-        for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))
+        for i, (a, b) in enumerate(itertools.pairwise(edges))
     ]
     reason = None
     if len(chunks) < jobs:

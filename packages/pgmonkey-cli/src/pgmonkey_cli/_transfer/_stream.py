@@ -70,7 +70,9 @@ class CopySource:
         with open(self.path, "rb") as fh:
             if self.start:
                 fh.seek(self.start)
-            reader: BinaryIO | _Range = fh if self.end is None else _Range(fh, self.end - self.start)
+            reader: BinaryIO | _Range = (
+                fh if self.end is None else _Range(fh, self.end - self.start)
+            )
             yield from self._protect(self._converted(reader))
 
     def _converted(self, fh: BinaryIO | _Range) -> Iterator[bytes]:

@@ -93,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--table",
-        help="(Required unless --cleanup.) ""Name of the target table in the database (schema.table or table; "
+        help="(Required unless --cleanup.) "
+        "Name of the target table in the database (schema.table or table; "
         "double-quote a name containing dots: '\"my.table\"').",
     )
     add_config_options(parser, connects=True)
@@ -178,7 +179,9 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.cleanup:
         return _cleanup(args)
-    missing = [f for f, v in (("--import-file", args.import_file), ("--table", args.table)) if not v]
+    missing = [
+        f for f, v in (("--import-file", args.import_file), ("--table", args.table)) if not v
+    ]
     if missing:
         raise TransferUsageError(f"the following arguments are required: {', '.join(missing)}")
     cfg = None if args.config_only else load_connection_config(args)
