@@ -195,9 +195,7 @@ def test_quoted_newlines_exactly_at_chunk_edges(two_phase: Db, tmp_path: Path, s
     assert result.status == 0, result.stderr
     assert '"jobs": 2' in result.stdout
     assert two_phase.sql(f"SELECT count(*), count(DISTINCT id) FROM {table}") == [(300, 300)]
-    assert two_phase.sql(f"SELECT body FROM {table} WHERE id = 150") == [
-        ('x\n"y"\r\n\n,z',)
-    ]
+    assert two_phase.sql(f"SELECT body FROM {table} WHERE id = 150") == [('x\n"y"\r\n\n,z',)]
 
 
 @pytest.mark.parametrize(("name", "case"), sorted(CSV.items()), ids=sorted(CSV))
@@ -294,7 +292,8 @@ def _crashed_run(db: Db, table: str, *, commit_first: bool) -> list[str]:
     try:
         for conn in conns:
             conn.autocommit = False
-        xids = [int(c.execute("SELECT pg_current_xact_id()::text").fetchall()[0][0]) for c in conns]
+        query = "SELECT pg_current_xact_id()::text"
+        xids = [int(c.execute(query).fetchall()[0][0]) for c in conns]
         gids = [prepared_gid(0x5EED, k, xids) for k in range(2)]
         for k, conn in enumerate(conns):
             conn.execute(sql.SQL("INSERT INTO {} VALUES (%s)").format(sql.Identifier(table)), [k])
