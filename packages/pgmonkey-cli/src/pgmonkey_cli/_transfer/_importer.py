@@ -43,7 +43,7 @@ from pgmonkey_cli._transfer._outcome import (
 from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
-from pgmonkey_cli._transfer._split import Chunk
+from pgmonkey_cli._transfer._split import LazyPlan
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 
 if TYPE_CHECKING:
@@ -339,7 +339,11 @@ def _import(
                 conn, request, fmt, target, streams, reconnect
             )
             result.seconds = time.perf_counter() - started
-            result.jobs, result.mechanism = len(streams[0]), streams[1]
+            used = len(streams[0].join().chunks)
+            result.jobs, result.mechanism = used, streams[1]
+            reason = streams[0].join().reason
+            if reason is not None:
+                say(f"Imported with {used} stream{'s' if used > 1 else ''}: {reason}.")
             return
         if request.if_exists == "truncate" and not target.created:
             conn.execute(sql.SQL("TRUNCATE {}").format(ident))
@@ -453,15 +457,15 @@ def _plan_streams(
     fmt: CsvFormat,
     target: _Target,
     say: Callable[[str], None],
-) -> tuple[list[Chunk], str] | None:
-    """The chunks and the mechanism for a parallel import, or ``None`` for one stream.
+) -> tuple[LazyPlan, str, str] | None:
+    """The split, the mechanism and the later chunks' codec, or ``None`` for one stream.
 
     Raises:
         TransferUsageError: ``--jobs N`` (N > 1) was given and no mechanism can keep the
             import atomic.
     """
     from pgmonkey_cli._transfer._parallel import auto_jobs, mechanism_for
-    from pgmonkey_cli._transfer._split import plan_chunks
+    from pgmonkey_cli._transfer._split import LazyPlan, split_units
 
     size = request.data_file.stat().st_size
     if request.jobs is None:
@@ -481,16 +485,21 @@ def _plan_streams(
             raise TransferUsageError(f"--jobs {jobs}: {why}. Nothing was imported.")
         say(f"Importing with one stream: {why}.")
         return None
-    plan = plan_chunks(
-        request.data_file, encoding=fmt.encoding, quote=fmt.quote, jobs=jobs, size=size
-    )
-    if plan.reason is not None:
-        count = len(plan.chunks)
-        say(f"Importing with {count} stream{'s' if count > 1 else ''}, not {jobs}: {plan.reason}.")
-    if len(plan.chunks) <= 1:
+    units = split_units(request.data_file, encoding=fmt.encoding, quote=fmt.quote)
+    if isinstance(units, str):
+        say(f"Importing with one stream: {units}.")
         return None
-    say(f"Importing with {len(plan.chunks)} streams ({why}).")
-    return plan.chunks, mechanism
+    unit, later_codec = units
+    say(f"Importing with up to {jobs} streams ({why}).")
+    plan = LazyPlan(
+        request.data_file,
+        encoding=fmt.encoding,
+        quote=fmt.quote,
+        jobs=jobs,
+        size=size,
+        unit=unit,
+    )
+    return plan, mechanism, later_codec
 
 
 def _copy_parallel(
@@ -498,7 +507,7 @@ def _copy_parallel(
     request: ImportRequest,
     fmt: CsvFormat,
     target: _Target,
-    streams: tuple[list[Chunk], str],
+    streams: tuple[LazyPlan, str, str],
     reconnect: Callable[[], psycopg.Connection[Any]],
 ) -> tuple[int, str | None]:
     """Run the parallel import (it commits, or leaves nothing); rows and any warning."""
@@ -507,20 +516,21 @@ def _copy_parallel(
     from pgmonkey_cli._transfer._parallel import StreamSpec, run_parallel
     from pgmonkey_cli._transfer._split import count_lines_before
 
-    chunks, mechanism = streams
+    plan, mechanism, later_codec = streams
     size = request.data_file.stat().st_size
+    server_encoding = CopySource(request.data_file, encoding=fmt.encoding, quote=fmt.quote)
     with ProgressBar(
         enabled=request.progress, total=size, desc="Importing", rows_label="lines"
     ) as bar:
 
-        def source(chunk: Chunk) -> CopySource:
+        def source(k: int, start: int) -> CopySource:
             return CopySource(
                 request.data_file,
-                encoding=chunk.codec,
+                encoding=fmt.encoding if k == 0 else later_codec,
                 quote=fmt.quote,
                 progress=bar.callback,
-                start=chunk.start,
-                end=chunk.end,
+                start=start,
+                limit=lambda pos: plan.limit(k, pos),
                 file_encoding=fmt.encoding,
             )
 
@@ -530,16 +540,12 @@ def _copy_parallel(
                 target.columns,
                 fmt,
                 header=fmt.header and first,
-                server_encoding=source(chunks[0]).server_encoding,
+                server_encoding=server_encoding.server_encoding,
             )
 
-        def map_error(exc: Exception, relname: str, chunk: Chunk) -> ImportDataError:
-            before = (
-                0
-                if chunk.first
-                else count_lines_before(request.data_file, codec=chunk.codec, offset=chunk.start)
-            )
-            return _copy_error(exc, request, fmt, relname, line_offset=before)
+        def map_error(exc: Exception, relname: str, k: int, start: int) -> ImportDataError:
+            before = count_lines_before(request.data_file, codec=later_codec, offset=start)
+            return _copy_error(exc, request, fmt, relname, line_offset=before if k else 0)
 
         return run_parallel(
             coordinator=conn,
@@ -548,7 +554,7 @@ def _copy_parallel(
             target=(target.schema, target.name),
             columns=target.columns,
             created=target.created,
-            chunks=chunks,
+            plan=plan,
             spec=StreamSpec(copy_statement=statement, source=source, map_error=map_error),
             describe_error=lambda exc: _copy_error(exc, request, fmt, target.name),
         )

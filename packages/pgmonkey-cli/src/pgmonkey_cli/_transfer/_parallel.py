@@ -23,7 +23,7 @@ import contextlib
 import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from pgmonkey_cli._transfer._leftovers import (
     prepared_gid,
     staging_name,
 )
-from pgmonkey_cli._transfer._split import Chunk
+from pgmonkey_cli._transfer._split import LazyPlan
 
 if TYPE_CHECKING:
     import psycopg
@@ -103,14 +103,14 @@ class StreamSpec:
     Attributes:
         copy_statement: Builds the ``COPY`` statement for a relation (schema, name) and
             whether the chunk has the header.
-        source: Builds the bytes to send for one chunk (given the progress callback).
+        source: The bytes to send for chunk ``k`` starting at byte ``start``.
         map_error: Turns a stream's server error into the user's message, given the
-            relation name the server reports and the stream's chunk.
+            relation name the server reports, the chunk's number and its first byte.
     """
 
     copy_statement: Callable[[tuple[str, str], bool], Any]
-    source: Callable[[Chunk], Any]
-    map_error: Callable[[Exception, str, Chunk], ImportDataError]
+    source: Callable[[int, int], Iterable[bytes]]
+    map_error: Callable[[Exception, str, int, int], ImportDataError]
 
 
 class _Stop(Exception):
@@ -125,12 +125,15 @@ class _Run:
         coordinator: psycopg.Connection[Any],
         connect: Callable[[], psycopg.Connection[Any]],
         spec: StreamSpec,
-        chunks: list[Chunk],
+        plan: LazyPlan,
     ) -> None:
         self.coordinator = coordinator
         self.connect = connect
         self.spec = spec
-        self.chunks = chunks
+        self.plan = plan
+        self.jobs = plan.jobs
+        self.starts: dict[int, int] = {}  # chunk -> its first byte, once known
+        self.used = 0  # streams that had a chunk
         self.run = random.SystemRandom().randrange(1, 1 << 31)
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -149,7 +152,7 @@ class _Run:
         from pgmonkey_cli._transfer._outcome import transaction_id
 
         xids = []
-        for _ in self.chunks:
+        for _ in range(self.jobs):
             conn = self.connect()
             self.conns.append(conn)
             txn = transaction_id(conn)
@@ -159,10 +162,9 @@ class _Run:
 
     def copy_all(self, relation: tuple[str, str], *, after: Callable[[int], None]) -> int:
         """Run every chunk's ``COPY`` (``after(k)`` once stream k succeeded); total rows."""
-        with ThreadPoolExecutor(len(self.chunks), thread_name_prefix="pgimport") as pool:
-            futures = [
-                pool.submit(self._stream, k, relation, after) for k in range(len(self.chunks))
-            ]
+        self.plan.start()
+        with ThreadPoolExecutor(self.jobs, thread_name_prefix="pgimport") as pool:
+            futures = [pool.submit(self._stream, k, relation, after) for k in range(self.jobs)]
             pending: set[Future[int]] = set(futures)
             while pending:
                 _, pending = wait(pending, timeout=_WATCH_INTERVAL, return_when=FIRST_EXCEPTION)
@@ -179,11 +181,15 @@ class _Run:
 
     def _stream(self, k: int, relation: tuple[str, str], after: Callable[[int], None]) -> int:
         conn = self.conns[k]
-        chunk = self.chunks[k]
-        statement = self.spec.copy_statement(relation, chunk.first)
+        start = self.plan.start_of(k)
+        if start is None:  # fewer split points than streams: nothing for this one
+            after(k)
+            return 0
+        self.starts[k] = start
+        statement = self.spec.copy_statement(relation, k == 0)
         with conn.cursor() as cur:
             with cur.copy(statement) as copy:
-                for data in self.spec.source(chunk):
+                for data in self.spec.source(k, start):
                     if self.stop.is_set():
                         raise _Stop
                     copy.write(data)
@@ -231,7 +237,7 @@ class _Run:
         for k, other in self.conflict.items():
             exc = dict(errors).get(k)
             if isinstance(exc, psycopg.Error):
-                mapped = self.spec.map_error(exc, relation[1], self.chunks[k])
+                mapped = self.spec.map_error(exc, relation[1], k, self.starts[k])
                 where = f"line {mapped.line}" if mapped.line is not None else "a row"
                 return ImportDataError(
                     f"{where} waits for a row another stream (stream {other + 1}) imported: "
@@ -247,7 +253,7 @@ class _Run:
         ]
         k, exc = (real or errors)[0]
         if isinstance(exc, psycopg.Error):
-            return self.spec.map_error(exc, relation[1], self.chunks[k])
+            return self.spec.map_error(exc, relation[1], k, self.starts[k])
         assert exc is not None
         return exc
 
@@ -264,11 +270,14 @@ def run_parallel(
     target: tuple[str, str],
     columns: list[str],
     created: bool,
-    chunks: list[Chunk],
+    plan: LazyPlan,
     spec: StreamSpec,
     describe_error: Callable[[Exception], ImportDataError],
 ) -> tuple[int, str | None]:
-    """Import ``chunks`` with one stream each; return (rows, a warning or ``None``).
+    """Import the chunks of ``plan`` with one stream each; return (rows, a warning or ``None``).
+
+    The streams start while ``plan`` is still looking for split points (see
+    :class:`~pgmonkey_cli._transfer._split.LazyPlan`).
 
     ``coordinator`` has a transaction open that did the table's preparation (and created it,
     if ``created``); this function ends that transaction.
@@ -277,7 +286,7 @@ def run_parallel(
         ImportDataError: nothing was imported (the message names the line and column).
         CommitOutcomeUnknownError: a lost connection left the outcome unknown.
     """
-    run = _Run(coordinator, connect, spec, chunks)
+    run = _Run(coordinator, connect, spec, plan)
     try:
         if mechanism == "two-phase":
             coordinator.rollback()  # it only looked the table up

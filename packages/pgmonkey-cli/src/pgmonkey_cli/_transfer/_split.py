@@ -22,13 +22,23 @@ from __future__ import annotations
 import codecs
 import itertools
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from pgmonkey_cli._transfer._encodings import pg_encoding
 
-__all__ = ["Chunk", "SplitPlan", "count_lines_before", "plan_chunks"]
+__all__ = [
+    "Chunk",
+    "LazyPlan",
+    "SplitPlan",
+    "count_lines_before",
+    "plan_chunks",
+    "split_target",
+    "split_units",
+]
 
 BLOCK = 8 << 20
 """Bytes read at a time while counting quotes (8 MiB, a multiple of every code unit)."""
@@ -244,7 +254,13 @@ class _Terminators:
 
 
 def plan_chunks(
-    path: Path, *, encoding: str, quote: str, jobs: int, size: int | None = None
+    path: Path,
+    *,
+    encoding: str,
+    quote: str,
+    jobs: int,
+    size: int | None = None,
+    on_boundary: Callable[[int], None] | None = None,
 ) -> SplitPlan:
     """Split ``path`` into at most ``jobs`` chunks at record boundaries.
 
@@ -254,6 +270,7 @@ def plan_chunks(
         quote: The quote character (also the escape character, as in PostgreSQL's CSV).
         jobs: The number of chunks wanted.
         size: The file's size (read from the file when not given).
+        on_boundary: Called with each split point as soon as it is found (in file order).
 
     Returns:
         The chunks, in file order, covering the file; fewer than ``jobs`` (with the reason)
@@ -278,7 +295,7 @@ def plan_chunks(
         bounds: list[int] = []
         last, parity_at_last = 0, 0
         for k in range(1, jobs):
-            target = max(size * k // jobs // units.unit * units.unit, last)
+            target = max(split_target(size, jobs, k, units.unit), last)
             if bounds and target <= bounds[-1]:
                 continue
             # Step back one unit so that a CRLF straddling the target is seen whole.
@@ -289,6 +306,8 @@ def plan_chunks(
             if found_bound is None:
                 break
             bounds.append(found_bound)
+            if on_boundary is not None:
+                on_boundary(found_bound)
             last, parity_at_last = found_bound, 0
     if not bounds:
         return SplitPlan(whole.chunks, "no record boundary was found to split at")
@@ -301,6 +320,108 @@ def plan_chunks(
     if len(chunks) < jobs:
         reason = f"only {len(chunks)} record boundaries suit a split"
     return SplitPlan(chunks, reason)
+
+
+def split_target(size: int, jobs: int, k: int, unit: int) -> int:
+    """Where the ``k``-th split point is looked for: the first record boundary past it."""
+    return size * k // jobs // unit * unit
+
+
+def split_units(path: Path, *, encoding: str, quote: str) -> tuple[int, str] | str:
+    """(code unit size, codec of later chunks), or why the file cannot be split."""
+    found = _units(path, encoding, quote)
+    return found if isinstance(found, str) else (found[0].unit, found[1])
+
+
+class LazyPlan:
+    """:func:`plan_chunks` in a thread, its split points handed out as they are found.
+
+    The streams start at once: stream ``k`` waits only for its start (the ``k``-th split
+    point), and reads freely up to where its end is looked for; the file is read by the
+    planner about ten times as fast as one ``COPY`` stream takes it, so in practice nobody
+    waits.
+    """
+
+    def __init__(
+        self, path: Path, *, encoding: str, quote: str, jobs: int, size: int, unit: int
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.quote = quote
+        self.jobs = jobs
+        self.size = size
+        self.unit = unit
+        self.plan: SplitPlan | None = None
+        self.error: BaseException | None = None
+        self._bounds: list[int] = []
+        self._done = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="pgimport-split", daemon=True)
+
+    def start(self) -> None:
+        """Start looking for the split points."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.plan = plan_chunks(
+                self.path,
+                encoding=self.encoding,
+                quote=self.quote,
+                jobs=self.jobs,
+                size=self.size,
+                on_boundary=self._found,
+            )
+        except BaseException as exc:  # handed to the streams, which raise it
+            self.error = exc
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _found(self, offset: int) -> None:
+        with self._cond:
+            self._bounds.append(offset)
+            self._cond.notify_all()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def start_of(self, k: int) -> int | None:
+        """Where chunk ``k`` starts (waits for it); ``None`` if there is no chunk ``k``."""
+        if k == 0:
+            return 0
+        with self._cond:
+            while len(self._bounds) < k and not self._done:
+                self._cond.wait()
+            self._check()
+            return self._bounds[k - 1] if len(self._bounds) >= k else None
+
+    def limit(self, k: int, pos: int) -> int:
+        """How far chunk ``k``'s reader, at ``pos``, may read now (waits when it must)."""
+        safe = (
+            split_target(self.size, self.jobs, k + 1, self.unit) - self.unit
+            if k + 1 < self.jobs
+            else self.size
+        )
+        with self._cond:
+            while True:
+                self._check()
+                if len(self._bounds) > k:
+                    return self._bounds[k]
+                if self._done:
+                    return self.size
+                if pos < safe:
+                    return safe
+                self._cond.wait()
+
+    def join(self) -> SplitPlan:
+        """The finished plan."""
+        self._thread.join()
+        self._check()
+        assert self.plan is not None
+        return self.plan
 
 
 def _boundary(walker: _Terminators, style: str, size: int) -> int | None:

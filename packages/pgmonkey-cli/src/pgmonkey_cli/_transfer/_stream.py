@@ -51,6 +51,7 @@ class CopySource:
         progress: Progress | None = None,
         start: int = 0,
         end: int | None = None,
+        limit: Callable[[int], int] | None = None,
         file_encoding: str | None = None,
     ) -> None:
         self.path = path
@@ -58,7 +59,9 @@ class CopySource:
         self.file_encoding = file_encoding or encoding  # for messages: a chunk's codec may
         # be the endian-specific one of the file's (a later chunk of a UTF-16 file)
         self.start = start
-        self.end = end
+        # ``limit(pos)``: how far the reader at ``pos`` may read (it may wait); a fixed ``end``
+        # is the simple case. Neither: to the end of the file.
+        self.limit = limit if limit is not None else (None if end is None else lambda _: end)
         self.quote = quote.encode("ascii")
         self.chunk_size = chunk_size
         self.progress = progress
@@ -71,7 +74,7 @@ class CopySource:
             if self.start:
                 fh.seek(self.start)
             reader: BinaryIO | _Range = (
-                fh if self.end is None else _Range(fh, self.end - self.start)
+                fh if self.limit is None else _Range(fh, self.start, self.limit)
             )
             yield from self._protect(self._converted(reader))
 
@@ -186,15 +189,19 @@ class CopySource:
 
 
 class _Range:
-    """Reads of a file object that stop after ``remaining`` bytes (one chunk of the file)."""
+    """Reads of a file object that stop where ``limit`` says (one chunk of the file)."""
 
-    def __init__(self, fh: BinaryIO, remaining: int) -> None:
+    def __init__(self, fh: BinaryIO, pos: int, limit: Callable[[int], int]) -> None:
         self.fh = fh
-        self.remaining = remaining
+        self.pos = pos
+        self.limit = limit
 
     def read(self, size: int) -> bytes:
-        data = self.fh.read(min(size, self.remaining))
-        self.remaining -= len(data)
+        stop = self.limit(self.pos)
+        if stop <= self.pos:
+            return b""
+        data = self.fh.read(min(size, stop - self.pos))
+        self.pos += len(data)
         return data
 
 
