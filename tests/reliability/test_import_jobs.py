@@ -354,3 +354,37 @@ def test_duplicate_key_across_streams_is_an_error_not_a_hang(
     assert "Nothing was imported" in result.stderr
     assert two_phase.sql("SELECT count(*) FROM dup") == [(0,)]
     assert two_phase.leftovers() == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "expected 1 to 8 (or auto), got 0"), ("9", "got 9"), ("two", "got 'two'")],
+)
+def test_jobs_flag_is_validated(tmp_path: Path, value: str, message: str) -> None:
+    result = run_cli("pgimport", "--import-file", "x.csv", "--table", "t", "--jobs", value)
+    assert result.status == 2
+    assert message in result.stderr
+
+
+def test_import_file_and_table_are_required_without_cleanup() -> None:
+    result = run_cli("pgimport", "--table", "t", "--connconfig", "missing.yaml")
+    assert result.status == 2
+    assert "the following arguments are required: --import-file" in result.stderr
+
+
+def test_auto_jobs_is_one_for_small_files_and_bounded_by_cores() -> None:
+    from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES, auto_jobs
+
+    assert auto_jobs(AUTO_MIN_BYTES - 1, 8) == 1
+    big = auto_jobs(10 * AUTO_MIN_BYTES, None)
+    assert 1 <= big <= min(4, os.cpu_count() or 1)
+    assert auto_jobs(10 * AUTO_MIN_BYTES, 1) == 1  # the server's max_parallel_workers
+
+
+def test_unsplittable_encoding_says_why(tmp_path: Path) -> None:
+    data = tmp_path / "u7.csv"
+    data.write_bytes("a,b\n1,2\n3,4\n".encode("utf-7"))
+    plan = plan_chunks(data, encoding="utf-7", quote='"', jobs=2)
+    assert len(plan.chunks) == 1
+    assert plan.reason is not None
+    assert "cannot be split at record boundaries" in plan.reason
