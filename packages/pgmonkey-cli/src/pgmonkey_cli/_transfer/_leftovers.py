@@ -10,7 +10,8 @@ carry the run id in their names:
 * staging tables ``pgmonkey_import_<run>``, with a comment starting ``pgmonkey pgimport
   staging table``.
 
-A leftover is only touched when its run's advisory lock is free (the run is over). Staging
+A leftover is only touched when it belongs to the connected role and its run's advisory lock
+is free (the run is over). Staging
 tables are dropped. Prepared transactions are finished the way the run decided: the run
 commits its prepared transactions only once all ``n`` are prepared, so if any transaction of
 the run is already committed the others are committed too (the run died while committing);
@@ -48,11 +49,13 @@ _STAGING = re.compile(r"pgmonkey_import_([0-9a-f]{8})\Z")
 
 _FIND = (
     "SELECT 'x', gid, NULL FROM pg_catalog.pg_prepared_xacts "
-    "WHERE database = pg_catalog.current_database() AND gid LIKE 'pgmonkey\\_import\\_%' "
+    "WHERE database = pg_catalog.current_database() AND owner = current_user "
+    "AND gid LIKE 'pgmonkey\\_import\\_%' "
     "UNION ALL "
     "SELECT 't', n.nspname, c.relname FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind = 'r' AND c.relname LIKE 'pgmonkey\\_import\\_%' "
+    "AND pg_catalog.pg_get_userbyid(c.relowner) = current_user "
     "AND pg_catalog.obj_description(c.oid, 'pg_class') LIKE 'pgmonkey pgimport staging table%'"
 )
 
