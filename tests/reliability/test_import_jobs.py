@@ -388,3 +388,37 @@ def test_unsplittable_encoding_says_why(tmp_path: Path) -> None:
     assert len(plan.chunks) == 1
     assert plan.reason is not None
     assert "cannot be split at record boundaries" in plan.reason
+
+
+def test_end_of_data_protection_counts_quotes_from_the_file_only_when_needed(
+    tmp_path: Path,
+) -> None:
+    r"""The bytes sent for a file as-is (quote parity counted from the file, on demand) equal
+    those sent for the same text transcoded from UTF-16 (parity counted as it streams), for
+    every chunk size and for a chunk that starts mid-file."""
+    import random
+
+    from pgmonkey_cli._transfer._stream import CopySource
+
+    rnd = random.Random(23)
+    pieces = ["\\.", "\n", "\r\n", '"', "a", ",", "\\", ".", '""']
+    for _ in range(500):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 40)))
+        as_is, transcoded = tmp_path / "a.csv", tmp_path / "b.csv"
+        as_is.write_bytes(text.encode())
+        transcoded.write_bytes(text.encode("utf-16"))
+        size = rnd.choice([1, 2, 3, 5, 1 << 20])
+        sent = b"".join(CopySource(as_is, encoding="utf-8", quote='"', chunk_size=size))
+        expected = b"".join(
+            CopySource(transcoded, encoding="utf-16", quote='"', chunk_size=2 * size)
+        )
+        assert sent == expected, text
+        data = text.encode()
+        mid = data.find(b"\n") + 1
+        if 0 < mid < len(data):
+            part = b"".join(
+                CopySource(as_is, encoding="utf-8", quote='"', start=mid, end=len(data))
+            )
+            (tmp_path / "c.csv").write_bytes(data[mid:])
+            alone = b"".join(CopySource(tmp_path / "c.csv", encoding="utf-8", quote='"'))
+            assert part == alone, text
