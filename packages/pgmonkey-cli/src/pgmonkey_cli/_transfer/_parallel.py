@@ -166,14 +166,20 @@ class _Run:
         with ThreadPoolExecutor(self.jobs, thread_name_prefix="pgimport") as pool:
             futures = [pool.submit(self._stream, k, relation, after) for k in range(self.jobs)]
             pending: set[Future[int]] = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=_WATCH_INTERVAL, return_when=FIRST_EXCEPTION)
-                if any(f.done() and f.exception() is not None for f in futures):
-                    self.abort()
-                    wait(pending)
-                    break
-                if pending:
-                    self._watch()
+            try:
+                while pending:
+                    _, pending = wait(
+                        pending, timeout=_WATCH_INTERVAL, return_when=FIRST_EXCEPTION
+                    )
+                    if any(f.done() and f.exception() is not None for f in futures):
+                        self.abort()
+                        wait(pending)
+                        break
+                    if pending:
+                        self._watch()
+            except BaseException:  # Ctrl-C, or the watch lost its connection: stop the streams
+                self.abort()
+                raise
         errors = [(k, f.exception()) for k, f in enumerate(futures) if f.exception() is not None]
         if errors:
             raise self._first_error(errors, relation)
