@@ -422,3 +422,17 @@ def test_end_of_data_protection_counts_quotes_from_the_file_only_when_needed(
             (tmp_path / "c.csv").write_bytes(data[mid:])
             alone = b"".join(CopySource(tmp_path / "c.csv", encoding="utf-8", quote='"'))
             assert part == alone, text
+
+
+def test_truncate_constraint_error_names_the_line(plain: Db, tmp_path: Path) -> None:
+    """The staged rows break a CHECK when they move in: one stream then names the line."""
+    plain.sql("CREATE TABLE checked (id int CHECK (id >= 0), name text, tag text)")
+    plain.sql("INSERT INTO checked VALUES (1, 'kept', 'kept')")
+    data = tmp_path / "checked.csv"
+    data.write_bytes(b"id,name,tag\n" + _rows(4000) + b'-5,"negative",x\n')
+    result = plain.pgimport(data, "checked", "--jobs", "2", "--truncate")
+    assert result.status == 1, result.stderr
+    assert 'line 4002: new row for relation "checked" violates check constraint' in result.stderr
+    assert "Nothing was imported" in result.stderr
+    assert plain.sql("SELECT id, name FROM checked") == [(1, "kept")]
+    assert plain.leftovers() == ([], [])

@@ -40,7 +40,7 @@ from pgmonkey_cli._transfer._outcome import (
     status_query,
     transaction_id,
 )
-from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES
+from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES, MoveRejectedError
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
 from pgmonkey_cli._transfer._split import LazyPlan
@@ -233,7 +233,19 @@ def _run_import(
             _clean_leftovers(conn, say)
             if resolved.question is not None:
                 fmt = _header_from_table(conn, request, resolved, (schema, table), result, say)
-            _import(conn, request, fmt, sample, (schema, table), result, say, connect)
+            try:
+                _import(conn, request, fmt, sample, (schema, table), result, say, connect)
+            except MoveRejectedError as exc:
+                # The staged rows broke a constraint of the table, where no line is known:
+                # one stream's COPY names it (the table is unchanged).
+                say(
+                    f"The table refused the rows ({_clause(str(exc))}); importing again with "
+                    "one stream to find the line."
+                )
+                conn.close()
+                conn = connect()
+                one = replace(request, jobs=1)
+                _import(conn, one, fmt, sample, (schema, table), result, say, connect)
         finally:
             conn.close()
     say(

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO_MIN_BYTES",
     "MAX_JOBS",
+    "MoveRejectedError",
     "StreamSpec",
     "auto_jobs",
     "mechanism_for",
@@ -111,6 +112,14 @@ class StreamSpec:
     copy_statement: Callable[[tuple[str, str], bool], Any]
     source: Callable[[int, int], Iterable[bytes]]
     map_error: Callable[[Exception, str, int, int], ImportDataError]
+
+
+class MoveRejectedError(Exception):
+    """``--truncate``: the table refused the staged rows (a constraint, a trigger).
+
+    The error names no line (the rows come from the staging table, not the file); the caller
+    imports again with one stream, whose ``COPY`` names it. Nothing was changed.
+    """
 
 
 class _Stop(Exception):
@@ -350,7 +359,12 @@ def _staging(
     import psycopg
     from psycopg import sql
 
-    from pgmonkey_cli._transfer._outcome import CommitOutcome, commit, transaction_id
+    from pgmonkey_cli._transfer._outcome import (
+        CommitOutcome,
+        commit,
+        connection_lost,
+        transaction_id,
+    )
 
     coordinator = run.coordinator
     schema, name = target
@@ -405,9 +419,15 @@ def _staging(
         else:
             coordinator.execute(sql.SQL("TRUNCATE {}").format(final))
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            coordinator.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(final, cols, cols, staged)
+            move = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                final, cols, cols, staged
             )
+            try:
+                coordinator.execute(move)
+            except psycopg.Error as exc:
+                if connection_lost(coordinator):
+                    raise
+                raise MoveRejectedError(str(exc)) from exc
             coordinator.execute(sql.SQL("DROP TABLE {}").format(staged))
         try:
             committed = commit(coordinator, txn, run.connect)
