@@ -293,14 +293,14 @@ def plan_chunks(
         if style == "\r":
             return SplitPlan(whole.chunks, "its lines end in carriage returns alone")
         bounds: list[int] = []
-        last, parity_at_last = 0, 0
+        last = 0  # the last split point: a record boundary, so quote parity 0 there
         for k in range(1, jobs):
             target = max(split_target(size, jobs, k, units.unit), last)
             if bounds and target <= bounds[-1]:
                 continue
             # Step back one unit so that a CRLF straddling the target is seen whole.
             start = max(target - units.unit, last)
-            parity = (parity_at_last + reader.parity(last, start)) & 1
+            parity = reader.parity(last, start)
             walker = reader.terminators(start, parity)
             found_bound = _boundary(walker, style, size)
             if found_bound is None:
@@ -308,7 +308,7 @@ def plan_chunks(
             bounds.append(found_bound)
             if on_boundary is not None:
                 on_boundary(found_bound)
-            last, parity_at_last = found_bound, 0
+            last = found_bound
     if not bounds:
         return SplitPlan(whole.chunks, "no record boundary was found to split at")
     edges = [0, *bounds, size]
