@@ -436,3 +436,46 @@ def test_truncate_constraint_error_names_the_line(plain: Db, tmp_path: Path) -> 
     assert "Nothing was imported" in result.stderr
     assert plain.sql("SELECT id, name FROM checked") == [(1, "kept")]
     assert plain.leftovers() == ([], [])
+
+
+def test_split_points_are_record_boundaries_in_every_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random CSV (quoted newlines, CRLF, doubled quotes, astral characters) in UTF-8,
+    UTF-16 and UTF-32, with tiny read sizes so that every structure straddles a read: the
+    chunks, parsed apart, give the records of the whole file, and each starts after a line
+    ending of the file's own style."""
+    import random
+
+    from pgmonkey_cli._transfer import _split
+
+    monkeypatch.setattr(_split, "WINDOW", 7)
+    monkeypatch.setattr(_split, "BLOCK", 16)
+    rnd = random.Random(6)
+    path = tmp_path / "r.csv"
+    for _ in range(600):
+        enc = rnd.choice(["utf-8", "utf-16-le", "utf-16", "utf-32", "latin-1"])
+        eol, q = rnd.choice(["\n", "\r\n"]), rnd.choice(['"', "'"])
+        alphabet = ["a", "\n", "\r\n", q, ",", "é"] + (["\U0001f600"] if enc != "latin-1" else [])
+        rows = []
+        for _ in range(rnd.randrange(1, 12)):
+            fields = []
+            for _ in range(rnd.randrange(1, 4)):
+                v = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 4)))
+                quoted = rnd.random() < 0.6 or any(c in v for c in "\n\r," + q)
+                fields.append(q + v.replace(q, q + q) + q if quoted else v)
+            rows.append(",".join(fields))
+        text = eol.join(rows) + (eol if rnd.random() < 0.7 else "")
+        data = text.encode(enc)
+        path.write_bytes(data)
+        plan = plan_chunks(path, encoding=enc, quote=q, jobs=rnd.randrange(2, 5))
+        whole = list(csv.reader(io.StringIO(text, newline=""), quotechar=q))
+        parts: list[list[str]] = []
+        for c in plan.chunks:
+            piece = data[c.start : c.end].decode(c.codec).removeprefix("\ufeff")
+            parts += csv.reader(io.StringIO(piece, newline=""), quotechar=q)
+            if not c.first:
+                assert data[: c.start].decode(enc).endswith(eol)
+                before = _split.count_lines_before(path, codec=c.codec, offset=c.start)
+                assert before == data[: c.start].decode(enc).count("\n")
+        assert parts == whole, (enc, text)
