@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
 
     results: list[Result] = []
     failures: list[str] = []
-    with start_server(settings={"max_connections": 300}) as server:
+    # Prepared transactions let pgimport --jobs append to an existing table (two-phase commit).
+    settings = {"max_connections": 300, "max_prepared_transactions": 10}
+    with start_server(settings=settings) as server:
         ctx = {"server": server}
         for name in _cases(argv):
             print(f"== {name}", flush=True)

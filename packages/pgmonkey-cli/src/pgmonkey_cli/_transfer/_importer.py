@@ -40,8 +40,10 @@ from pgmonkey_cli._transfer._outcome import (
     status_query,
     transaction_id,
 )
+from pgmonkey_cli._transfer._parallel import AUTO_MIN_BYTES, MoveRejectedError
 from pgmonkey_cli._transfer._progress import ProgressBar
 from pgmonkey_cli._transfer._settings import CsvFormat, TransferResult
+from pgmonkey_cli._transfer._split import LazyPlan
 from pgmonkey_cli._transfer._stream import CopySource, record_start_line
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ class ImportRequest:
         if_exists: ``append``, ``truncate`` or ``fail``.
         quiet: Print nothing but errors.
         progress: Draw a progress bar.
+        jobs: ``--jobs``: the number of COPY streams (``None``: chosen from the file's size
+            and the cores, see :func:`pgmonkey_cli._transfer._parallel.auto_jobs`).
     """
 
     data_file: Path
@@ -84,6 +88,7 @@ class ImportRequest:
     if_exists: str = "append"
     quiet: bool = False
     progress: bool = False
+    jobs: int | None = None
 
 
 @dataclass
@@ -92,6 +97,8 @@ class ImportResult(TransferResult):
 
     table: str = ""
     created: bool = False
+    jobs: int = 1  # COPY streams used
+    mechanism: str | None = None  # with jobs > 1: "two-phase" or "staging"
     warning: str | None = None  # e.g. committed, but the connection was lost during COMMIT
 
 
@@ -223,9 +230,22 @@ def _run_import(
     with driver_log_demoted():
         conn = connect()
         try:
+            _clean_leftovers(conn, say)
             if resolved.question is not None:
                 fmt = _header_from_table(conn, request, resolved, (schema, table), result, say)
-            _import(conn, request, fmt, sample, (schema, table), result, say, connect)
+            try:
+                _import(conn, request, fmt, sample, (schema, table), result, say, connect)
+            except MoveRejectedError as exc:
+                # The staged rows broke a constraint of the table, where no line is known:
+                # one stream's COPY names it (the table is unchanged).
+                say(
+                    f"The table refused the rows ({_clause(str(exc))}); importing again with "
+                    "one stream to find the line."
+                )
+                conn.close()
+                conn = connect()
+                one = replace(request, jobs=1)
+                _import(conn, one, fmt, sample, (schema, table), result, say, connect)
         finally:
             conn.close()
     say(
@@ -324,6 +344,19 @@ def _import(
         ident = sql.Identifier(target.schema, target.name)
         result.table = f"{target.schema}.{target.name}"
         result.created = target.created
+        streams = None if sample.empty else _plan_streams(conn, request, fmt, target, say)
+        if streams is not None:
+            started = time.perf_counter()
+            result.rows, result.warning = _copy_parallel(
+                conn, request, fmt, target, streams, reconnect
+            )
+            result.seconds = time.perf_counter() - started
+            used = len(streams[0].join().chunks)
+            result.jobs, result.mechanism = used, streams[1]
+            reason = streams[0].join().reason
+            if reason is not None:
+                say(f"Imported with {used} stream{'s' if used > 1 else ''}: {reason}.")
+            return
         if request.if_exists == "truncate" and not target.created:
             conn.execute(sql.SQL("TRUNCATE {}").format(ident))
         if sample.empty:
@@ -368,6 +401,26 @@ def _report_commit(
         )
 
 
+def _copy_statement(
+    ident: Any, columns: list[str], fmt: CsvFormat, *, header: bool, server_encoding: str
+) -> Any:
+    """``COPY ident (columns) FROM STDIN`` with the file's CSV format."""
+    from psycopg import sql
+
+    return sql.SQL(
+        "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
+        "QUOTE {quote}, NULL {null}, HEADER {header}, ENCODING {encoding})"
+    ).format(
+        table=ident,
+        columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        delimiter=sql.Literal(fmt.delimiter),
+        quote=sql.Literal(fmt.quote),
+        null=sql.Literal(fmt.null),
+        header=sql.SQL("true" if header else "false"),
+        encoding=sql.Literal(server_encoding),
+    )
+
+
 def _copy(
     conn: psycopg.Connection[Any],
     request: ImportRequest,
@@ -375,8 +428,6 @@ def _copy(
     target: _Target,
     ident: Any,
 ) -> int:
-    from psycopg import sql
-
     size = request.data_file.stat().st_size
     with ProgressBar(
         enabled=request.progress, total=size, desc="Importing", rows_label="lines"
@@ -384,23 +435,141 @@ def _copy(
         source = CopySource(
             request.data_file, encoding=fmt.encoding, quote=fmt.quote, progress=bar.callback
         )
-        statement = sql.SQL(
-            "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
-            "QUOTE {quote}, NULL {null}, HEADER {header}, ENCODING {encoding})"
-        ).format(
-            table=ident,
-            columns=sql.SQL(", ").join(sql.Identifier(c) for c in target.columns),
-            delimiter=sql.Literal(fmt.delimiter),
-            quote=sql.Literal(fmt.quote),
-            null=sql.Literal(fmt.null),
-            header=sql.SQL("true" if fmt.header else "false"),
-            encoding=sql.Literal(source.server_encoding),
+        statement = _copy_statement(
+            ident,
+            target.columns,
+            fmt,
+            header=fmt.header,
+            server_encoding=source.server_encoding,
         )
         with conn.cursor() as cur:
             with cur.copy(statement) as copy:
                 for chunk in source:
                     copy.write(chunk)
             return max(cur.rowcount, 0)
+
+
+def _clean_leftovers(conn: psycopg.Connection[Any], say: Callable[[str], None]) -> None:
+    """Clean what interrupted ``--jobs`` runs left (see ``_leftovers``); never fails the run."""
+    import psycopg
+
+    from pgmonkey_cli._transfer._leftovers import clean_leftovers
+
+    try:
+        clean_leftovers(conn, say=say)
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise
+        say(f"Could not look for leftovers of interrupted pgimport --jobs runs: {exc}")
+
+
+def _plan_streams(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    target: _Target,
+    say: Callable[[str], None],
+) -> tuple[LazyPlan, str, str] | None:
+    """The split, the mechanism and the later chunks' codec, or ``None`` for one stream.
+
+    Raises:
+        TransferUsageError: ``--jobs N`` (N > 1) was given and no mechanism can keep the
+            import atomic.
+    """
+    from pgmonkey_cli._transfer._parallel import auto_jobs, mechanism_for
+    from pgmonkey_cli._transfer._split import LazyPlan, split_units
+
+    size = request.data_file.stat().st_size
+    if request.jobs is None:
+        if size < AUTO_MIN_BYTES:
+            return None
+        row = conn.execute("SELECT current_setting('max_parallel_workers')::int").fetchone()
+        jobs = auto_jobs(size, None if row is None else int(row[0]))
+    else:
+        jobs = request.jobs
+    if jobs <= 1:
+        return None
+    mechanism, why = mechanism_for(
+        conn, created=target.created, truncate=request.if_exists == "truncate", jobs=jobs
+    )
+    if mechanism is None:
+        if request.jobs is not None:
+            raise TransferUsageError(f"--jobs {jobs}: {why}. Nothing was imported.")
+        say(f"Importing with one stream: {why}.")
+        return None
+    units = split_units(request.data_file, encoding=fmt.encoding, quote=fmt.quote)
+    if isinstance(units, str):
+        say(f"Importing with one stream: {units}.")
+        return None
+    unit, later_codec = units
+    say(f"Importing with up to {jobs} streams ({why}).")
+    plan = LazyPlan(
+        request.data_file,
+        encoding=fmt.encoding,
+        quote=fmt.quote,
+        jobs=jobs,
+        size=size,
+        unit=unit,
+    )
+    return plan, mechanism, later_codec
+
+
+def _copy_parallel(
+    conn: psycopg.Connection[Any],
+    request: ImportRequest,
+    fmt: CsvFormat,
+    target: _Target,
+    streams: tuple[LazyPlan, str, str],
+    reconnect: Callable[[], psycopg.Connection[Any]],
+) -> tuple[int, str | None]:
+    """Run the parallel import (it commits, or leaves nothing); rows and any warning."""
+    from psycopg import sql
+
+    from pgmonkey_cli._transfer._parallel import StreamSpec, run_parallel
+    from pgmonkey_cli._transfer._split import count_lines_before
+
+    plan, mechanism, later_codec = streams
+    size = request.data_file.stat().st_size
+    server_encoding = CopySource(request.data_file, encoding=fmt.encoding, quote=fmt.quote)
+    with ProgressBar(
+        enabled=request.progress, total=size, desc="Importing", rows_label="lines"
+    ) as bar:
+
+        def source(k: int, start: int) -> CopySource:
+            return CopySource(
+                request.data_file,
+                encoding=fmt.encoding if k == 0 else later_codec,
+                quote=fmt.quote,
+                progress=bar.callback,
+                start=start,
+                limit=lambda pos: plan.limit(k, pos),
+                file_encoding=fmt.encoding,
+            )
+
+        def statement(relation: tuple[str, str], first: bool) -> Any:
+            return _copy_statement(
+                sql.Identifier(*relation),
+                target.columns,
+                fmt,
+                header=fmt.header and first,
+                server_encoding=server_encoding.server_encoding,
+            )
+
+        def map_error(exc: Exception, relname: str, k: int, start: int) -> ImportDataError:
+            before = count_lines_before(request.data_file, codec=later_codec, offset=start)
+            return _copy_error(exc, request, fmt, relname, line_offset=before if k else 0)
+
+        return run_parallel(
+            coordinator=conn,
+            connect=reconnect,
+            mechanism=mechanism,
+            target=(target.schema, target.name),
+            columns=target.columns,
+            created=target.created,
+            plan=plan,
+            spec=StreamSpec(copy_statement=statement, source=source, map_error=map_error),
+            describe_error=lambda exc: _copy_error(exc, request, fmt, target.name),
+        )
 
 
 @dataclass
@@ -596,7 +765,12 @@ _LINE = re.compile(r"(\d+)")
 
 
 def _copy_error(
-    exc: Exception, request: ImportRequest, fmt: CsvFormat, relname: str
+    exc: Exception,
+    request: ImportRequest,
+    fmt: CsvFormat,
+    relname: str,
+    *,
+    line_offset: int = 0,
 ) -> ImportDataError:
     diag = getattr(exc, "diag", None)
     primary = (getattr(diag, "message_primary", None) or str(exc)).strip()
@@ -613,7 +787,7 @@ def _copy_error(
         match = _LINE.match(rest)
         if match is None:
             continue
-        line = int(match.group(1))
+        line = int(match.group(1)) + line_offset
         rest = rest[match.end() :]
         if rest.startswith(", column "):
             rest = rest[len(", column ") :]

@@ -31,6 +31,7 @@ __all__ = [
     "resolve_outcome",
     "status_query",
     "transaction_id",
+    "xact_status",
 ]
 
 STATUS_WAIT = 10.0
@@ -100,6 +101,13 @@ def transaction_id(conn: psycopg.Connection[Any]) -> TransactionId:
     return TransactionId(int(row[0]), row[1], int(row[2]))
 
 
+def xact_status(conn: psycopg.Connection[Any], xid: int) -> str | None:
+    """``committed``, ``aborted``, ``in progress``, or ``None`` (too old to be known)."""
+    _, status_sql = _functions(conn)
+    row = conn.execute(f"SELECT {status_sql}", [str(xid)]).fetchone()
+    return None if row is None else row[0]
+
+
 def connection_lost(conn: psycopg.Connection[Any]) -> bool:
     """Whether ``conn`` failed because the connection is gone (not because of an error reply).
 
@@ -137,7 +145,6 @@ def resolve_outcome(
 
 
 def _poll_status(conn: psycopg.Connection[Any], txn: TransactionId, wait: float) -> Resolution:
-    _, status_sql = _functions(conn)
     row = conn.execute(f"SELECT {_SYSTEM_ID}").fetchone()
     if txn.system_id is not None and row is not None and row[0] != txn.system_id:
         return Resolution(
@@ -145,8 +152,7 @@ def _poll_status(conn: psycopg.Connection[Any], txn: TransactionId, wait: float)
         )
     deadline = time.monotonic() + wait
     while True:
-        status = conn.execute(f"SELECT {status_sql}", [str(txn.xid)]).fetchone()
-        value = None if status is None else status[0]
+        value = xact_status(conn, txn.xid)
         if value == "committed":
             return Resolution(CommitOutcome.COMMITTED)
         if value == "aborted":

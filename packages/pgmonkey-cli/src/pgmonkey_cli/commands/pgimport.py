@@ -24,7 +24,27 @@ a quoted "" is the empty string (as in PostgreSQL's COPY).
 If the connection is lost during COMMIT, pgimport asks the server what happened: exit
 status 0 if it committed (with a warning), 1 if it rolled back, 3 if it cannot be learned
 (check before retrying: the message gives the query that tells).
+
+--jobs N splits the file at record boundaries and runs N COPY streams, still all or
+nothing: into an existing table with two-phase commit (the server needs
+max_prepared_transactions >= N), into a new table or with --truncate through a staging
+table. What an interrupted run leaves (prepared transactions, staging tables named
+pgmonkey_import_*) is cleaned by the next run, or by --cleanup.
 """
+
+
+def _jobs(value: str) -> int | None:
+    from pgmonkey_cli._transfer._parallel import MAX_JOBS
+
+    if value == "auto":
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+    if not 1 <= jobs <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS} (or auto), got {jobs}")
+    return jobs
 
 
 def _char(value: str) -> str:
@@ -69,13 +89,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--import_file",  # pgmonkey 3.x spelling, still accepted
         dest="import_file",
         metavar="IMPORT_FILE",
-        required=True,
-        help="Path to the file to import.",
+        help="Path to the file to import (required unless --cleanup).",
     )
     parser.add_argument(
         "--table",
-        required=True,
-        help="Name of the target table in the database (schema.table or table; "
+        help="(Required unless --cleanup.) "
+        "Name of the target table in the database (schema.table or table; "
         "double-quote a name containing dots: '\"my.table\"').",
     )
     add_config_options(parser, connects=True)
@@ -102,6 +121,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="When creating the table, pick integer/bigint/numeric/boolean/date/timestamp "
         "columns from a sample, only where the server gives every sampled value back as "
         "written (default: all text).",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="COPY streams to run in parallel, 1 to 8, all or nothing (default auto: 1 below "
+        "64 MiB, else from the file size and the cores).",
+    )
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="Only finish or remove what interrupted --jobs runs left in the database "
+        "(prepared transactions, staging tables); import nothing.",
     )
     parser.add_argument(
         "--config-only",
@@ -141,8 +174,16 @@ def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pgmonkey_cli._transfer._connect import connect, load_connection_config
+    from pgmonkey_cli._transfer._errors import TransferUsageError
     from pgmonkey_cli._transfer._importer import ImportRequest, run_import
 
+    if args.cleanup:
+        return _cleanup(args)
+    missing = [
+        f for f, v in (("--import-file", args.import_file), ("--table", args.table)) if not v
+    ]
+    if missing:
+        raise TransferUsageError(f"the following arguments are required: {', '.join(missing)}")
     cfg = None if args.config_only else load_connection_config(args)
     request = ImportRequest(
         data_file=Path(args.import_file),
@@ -153,8 +194,44 @@ def _handle(args: argparse.Namespace) -> int:
         if_exists=args.if_exists,
         quiet=args.quiet or args.json,
         progress=not (args.quiet or args.json) and sys.stderr.isatty(),
+        jobs=args.jobs,
     )
     result = run_import(request, lambda: connect(cfg or {}, autocommit=False), sys.stdout)
     if args.json:
         print_summary("pgimport", result.summary())
     return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    """``--cleanup``: clean the leftovers of interrupted ``--jobs`` runs, nothing else."""
+    from pgmonkey_cli._transfer._connect import (
+        connect,
+        driver_log_demoted,
+        load_connection_config,
+        messenger,
+    )
+    from pgmonkey_cli._transfer._leftovers import clean_leftovers
+
+    quiet = args.quiet or args.json
+    say = messenger(quiet, sys.stdout)
+    cfg = load_connection_config(args)
+    with driver_log_demoted():
+        conn = connect(cfg, autocommit=True)
+        try:
+            done = clean_leftovers(conn, say=say)
+        finally:
+            conn.close()
+    if not done.describe():
+        say("No leftovers of interrupted pgimport --jobs runs.")
+    if args.json:
+        print_summary(
+            "pgimport",
+            {
+                "cleanup": True,
+                "committed": done.committed,
+                "rolled_back": done.rolled_back,
+                "dropped": done.dropped,
+                "failed": done.failed,
+            },
+        )
+    return 1 if done.failed else 0
