@@ -50,8 +50,14 @@ _PASSWORD = "patroni-test-pw"
 _REPLICATION = ("replicator", "replicator-test-pw")
 
 # Patroni requires loop_wait + 2 * retry_timeout <= ttl. These settle a failover in seconds on
-# loopback; Patroni's own defaults are ttl 30, loop_wait 10, retry_timeout 10.
-FAST_TIMINGS: Mapping[str, int] = {"ttl": 4, "loop_wait": 1, "retry_timeout": 1}
+# loopback; Patroni's own defaults are ttl 30, loop_wait 10, retry_timeout 10. Patroni's etcd3
+# client refuses to take the leader lock with less than 1 s of retry_timeout left after renewing
+# its lease, so over the v3 protocol retry_timeout must be at least 2 (and ttl at least 5).
+FAST_TIMINGS: Mapping[str, Mapping[str, int]] = {
+    "etcd": {"ttl": 3, "loop_wait": 1, "retry_timeout": 1},
+    "etcd3": {"ttl": 5, "loop_wait": 1, "retry_timeout": 2},
+}
+_DCS_PROTOCOLS = tuple(FAST_TIMINGS)
 
 
 def _find(executable: str | os.PathLike[str] | None, env: str, name: str) -> Path | None:
@@ -165,8 +171,12 @@ class PatroniNode(ServerBase):
         return postmaster_pid(self.data_dir)
 
     def kill_postgres(self) -> int:
-        """``kill -9`` this node's postmaster (Patroni keeps running); return its pid."""
-        pid = kill_postmaster(self.data_dir)
+        """``kill -9`` this node's PostgreSQL, postmaster and backends; return the postmaster's pid.
+
+        Patroni keeps running (and restarts it, or lets a replica take over). Backends are
+        killed too: a backend whose postmaster died alone would go on serving its client.
+        """
+        pid = kill_postmaster(self.data_dir, with_children=True)
         if pid is None:
             raise TestServerError(f"PostgreSQL is not running on {self.name}")
         return pid
@@ -229,6 +239,7 @@ class PatroniCluster:
         etcd: The etcd members' client URLs.
         haproxy: HAProxy in front of the nodes, when started with ``haproxy=True``.
         timings: ``ttl``, ``loop_wait`` and ``retry_timeout``.
+        dcs: How Patroni talks to etcd: ``etcd`` (the v2 protocol) or ``etcd3``.
         synchronous_mode: Whether Patroni's ``synchronous_mode`` is on.
     """
 
@@ -237,6 +248,7 @@ class PatroniCluster:
     nodes: list[PatroniNode]
     etcd: list[str]
     timings: dict[str, int]
+    dcs: str = "etcd"
     synchronous_mode: bool = False
     haproxy: HAProxy | None = None
     patronictl_path: Path | None = None
@@ -493,7 +505,7 @@ class PatroniCluster:
 
 
 def _etcd_processes(
-    executable: Path, workdir: Path, members: int, account: tuple[int, int] | None
+    executable: Path, workdir: Path, members: int, account: tuple[int, int] | None, v2: bool
 ) -> tuple[list[Supervised], list[str]]:
     peers = {f"etcd{i}": (free_port(), free_port()) for i in range(members)}
     initial = ",".join(f"{name}=http://{LOOPBACK}:{peer}" for name, (_, peer) in peers.items())
@@ -518,6 +530,8 @@ def _etcd_processes(
             "--heartbeat-interval=100",
             "--election-timeout=1000",
         ]
+        if v2:
+            argv.append("--enable-v2=true")
         processes.append(
             Supervised(f"etcd {name}", argv, workdir / f"{name}.log", workdir, account, None)
         )
@@ -543,12 +557,12 @@ def _patroni_config(
     return {
         "scope": cluster.scope,
         "name": node.name,
-        "log": {"level": "INFO"},
+        "log": {"level": os.environ.get("PGMONKEY_PATRONI_LOG_LEVEL", "INFO")},
         "restapi": {
             "listen": f"{LOOPBACK}:{node.rest_port}",
             "connect_address": f"{LOOPBACK}:{node.rest_port}",
         },
-        "etcd3": {"hosts": [u.removeprefix("http://") for u in cluster.etcd]},
+        cluster.dcs: {"hosts": [u.removeprefix("http://") for u in cluster.etcd]},
         "bootstrap": {
             "dcs": {
                 **cluster.timings,
@@ -618,6 +632,7 @@ def start_patroni_cluster(
     nodes: int = 3,
     *,
     etcd_members: int = 1,
+    dcs: str = "etcd",
     synchronous_mode: bool = False,
     timings: Mapping[str, int] | None = None,
     settings: Mapping[str, object] | None = None,
@@ -636,10 +651,14 @@ def start_patroni_cluster(
     Args:
         nodes: PostgreSQL nodes (each with its own Patroni).
         etcd_members: 1 or 3 etcd members.
+        dcs: ``etcd`` (Patroni over etcd's v2 protocol, which etcd 3.4 serves with
+            ``--enable-v2``; needs python-etcd, a dependency of Debian's ``patroni``) or
+            ``etcd3`` (the v3 protocol, for etcd 3.5 and newer).
         synchronous_mode: Patroni's ``synchronous_mode`` (a commit returns once a
             synchronous standby has it; see :meth:`PatroniCluster.set_synchronous_mode`).
-        timings: ``ttl``, ``loop_wait``, ``retry_timeout``; default :data:`FAST_TIMINGS`
-            (4, 1, 1), which settle a failover within seconds. Patroni's defaults are 30, 10, 10.
+        timings: ``ttl``, ``loop_wait``, ``retry_timeout``; default 4, 1, 1 (5, 1, 2 with
+            ``etcd3``), which settle a failover within seconds. Patroni's defaults are 30, 10,
+            10.
         settings: Extra ``postgresql.conf`` parameters.
         haproxy: Also start HAProxy (see :class:`HAProxy`).
         bindir: PostgreSQL's server binaries (found as for ``start_server`` by default).
@@ -650,6 +669,8 @@ def start_patroni_cluster(
     Raises:
         TestServerError: A component is missing, or the cluster did not come up.
     """
+    if dcs not in _DCS_PROTOCOLS:
+        raise TestServerError(f"dcs must be one of {_DCS_PROTOCOLS}, not {dcs!r}")
     if etcd_members not in (1, 3):
         raise TestServerError(f"etcd_members must be 1 or 3, not {etcd_members}")
     if nodes < 1:
@@ -669,7 +690,7 @@ def start_patroni_cluster(
             f"{', '.join(missing)} not found (Debian/Ubuntu: apt-get install patroni "
             f"etcd-server haproxy; or set {ENV_PATRONI} / {ENV_ETCD})"
         )
-    chosen = dict(FAST_TIMINGS if timings is None else timings)
+    chosen = dict(FAST_TIMINGS[dcs] if timings is None else timings)
     if chosen["loop_wait"] + 2 * chosen["retry_timeout"] > chosen["ttl"]:
         raise TestServerError(
             f"Patroni needs loop_wait + 2 * retry_timeout <= ttl, got {chosen}"
@@ -681,7 +702,9 @@ def start_patroni_cluster(
     os.chmod(workdir, 0o755)  # noqa: S103 - the server account works inside
     if account is not None:
         os.chown(workdir, *account)
-    etcd_processes, urls = _etcd_processes(etcd_path, workdir, etcd_members, account)
+    etcd_processes, urls = _etcd_processes(
+        etcd_path, workdir, etcd_members, account, v2=dcs == "etcd"
+    )
     ctl = patroni_path.with_name("patronictl")
     cluster = PatroniCluster(
         scope=f"pgmonkey-{workdir.name[-8:]}",
@@ -689,6 +712,7 @@ def start_patroni_cluster(
         nodes=[],
         etcd=urls,
         timings=chosen,
+        dcs=dcs,
         synchronous_mode=synchronous_mode,
         patronictl_path=ctl if os.access(ctl, os.X_OK) else shutil.which("patronictl") and Path(
             str(shutil.which("patronictl"))
