@@ -62,7 +62,9 @@ def _loop(kind: str, op: Callable[[], tuple[int, int | None]], rec: Recorder, st
         try:
             port, ident = op()
         except Exception as exc:  # noqa: BLE001 - every failure is recorded
-            rec.add(Op(kind, started, time.monotonic(), None, error=f"{type(exc).__name__}: {exc}"))
+            rec.add(
+                Op(kind, started, time.monotonic(), None, error=f"{type(exc).__name__}: {exc}")
+            )
             time.sleep(0.02)
             continue
         rec.add(Op(kind, started, time.monotonic(), port, ident))
@@ -109,15 +111,18 @@ def load(
             thread.join(timeout=30)
 
 
-def wait_for_ops(rec: Recorder, kind: str, n: int, *, after: float, port: int | None = None,
-                 timeout: float = 30) -> None:
+def wait_for_ops(
+    rec: Recorder, kind: str, n: int, *, after: float, port: int | None = None, timeout: float = 30
+) -> None:
     """Wait until ``n`` successful ``kind`` operations started after ``after`` (on ``port``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = [
             o
             for o in rec.snapshot()
-            if o.kind == kind and o.port is not None and o.started > after
+            if o.kind == kind
+            and o.port is not None
+            and o.started > after
             and (port is None or o.port == port)
         ]
         if len(done) >= n:
@@ -139,7 +144,8 @@ class Report:
             attempt: psycopg_pool backs off 1, 2, 4 s between attempts).
         errors: Failed operations.
         in_flight_errors: Failed operations that started before the new leader (or the
-            surviving replica) accepted work.
+            surviving replica) accepted work: in flight at the fault, or started during the
+            outage (a ``normal`` connection fails fast while no server takes writes).
         late_errors: Failed operations that started after it: the tests require none.
         ok_after: Successful operations started after recovery.
         lost: Acknowledged commits missing on the new leader (``None``: not checked).
@@ -160,7 +166,8 @@ class Report:
         lost = "" if self.lost is None else f", {self.lost} acknowledged commits lost"
         return (
             f"{self.scenario}: {self.kind}s possible again {self.ready:.2f} s after the fault, "
-            f"first through the pool {self.recovery:.2f} s; {self.errors} errors ({self.in_flight_errors} in flight), "
+            f"first by the load {self.recovery:.2f} s; {self.errors} errors "
+            f"({self.in_flight_errors} during the outage), "
             f"{len(self.late_errors)} after recovery, {self.ok_after} ok after recovery{lost}"
         )
 
@@ -189,7 +196,9 @@ def report(
     recovered = [
         o.ended
         for o in ops
-        if o.port is not None and o.started >= fault_at and (on_ports is None or o.port in on_ports)
+        if o.port is not None
+        and o.started >= fault_at
+        and (on_ports is None or o.port in on_ports)
     ]
     errors = [o for o in ops if o.error is not None]
     return Report(
@@ -206,8 +215,11 @@ def report(
 
 def acknowledged(rec: Recorder) -> list[int]:
     """Ids whose INSERT was committed and acknowledged."""
-    return [o.ident for o in rec.snapshot() if o.kind == "write" and o.ident is not None
-            and o.port is not None]
+    return [
+        o.ident
+        for o in rec.snapshot()
+        if o.kind == "write" and o.ident is not None and o.port is not None
+    ]
 
 
 def lost_commits(leader: PatroniNode, ids: list[int]) -> int:

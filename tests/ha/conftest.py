@@ -12,21 +12,8 @@ from typing import Any
 import pytest
 
 from pgmonkey.testing import PatroniCluster
-from tests.ha._load import Report, ensure_table
-
-FIGURES: list[Report] = []
-
-
-def pool_settings(**extra: Any) -> dict[str, Any]:
-    """Pool settings for the HA tests: connections tested at checkout, patient waits."""
-    return {
-        "min_size": 4,
-        "max_size": 8,
-        "timeout": 10,
-        "check_on_checkout": True,
-        "reconnect_timeout": 60,
-        **extra,
-    }
+from tests.ha._load import ensure_table
+from tests.ha._scenario import FIGURES
 
 
 @pytest.fixture

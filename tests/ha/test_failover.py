@@ -21,33 +21,20 @@ import pytest
 from pgmonkey.config import load_config
 from pgmonkey.connections import ConnectionPool
 from pgmonkey.testing import PatroniCluster, PatroniNode
-from tests.ha._load import (
-    TABLE,
-    Recorder,
-    Report,
-    acknowledged,
-    load,
-    lost_commits,
-    report,
-    wait_for_ops,
-    wait_writable_elsewhere,
+from tests.ha._load import Report, acknowledged, load, lost_commits, report, wait_for_ops
+from tests.ha._scenario import (
+    FIGURES,
+    READ,
+    RECOVERY_LIMIT,
+    SYNCHRONOUS_RECOVERY_LIMIT,
+    check_promise,
+    fault_under_write_load,
+    pool_for,
+    pool_writer,
+    switchover,
 )
-from tests.ha.conftest import FIGURES, pool_settings
 
 pytestmark = pytest.mark.slow
-
-RECOVERY_LIMIT = 5.0
-SYNCHRONOUS_RECOVERY_LIMIT = 10.0
-POOL_BACKOFF_STEP = 4.5
-INSERT = f"INSERT INTO {TABLE} (id) VALUES (%s) RETURNING inet_server_port()"
-READ = "SELECT inet_server_port(), pg_is_in_recovery()"
-
-
-def pool_for(cfg: dict[str, Any]) -> ConnectionPool:
-    cfg["pool_settings"] = pool_settings()
-    pool = ConnectionPool(load_config(cfg))
-    pool.open()
-    return pool
 
 
 @pytest.fixture
@@ -57,56 +44,6 @@ def writer_pool(cluster: PatroniCluster) -> Iterator[ConnectionPool]:
     pool.disconnect()
 
 
-def pool_writer(pool: ConnectionPool) -> Callable[[int], int]:
-    def write(ident: int) -> int:
-        with pool as conn:
-            row = conn.execute(INSERT, (ident,)).fetchone()
-        assert row is not None
-        return int(row[0])  # returned only after the COMMIT was acknowledged
-
-    return write
-
-
-def check_promise(rep: Report, limit: float = RECOVERY_LIMIT) -> None:
-    FIGURES.append(rep)
-    print(rep.line())
-    assert rep.ready < limit, rep.line()
-    # The pool's connections come back at its next reconnect attempt: at most one backoff
-    # step (psycopg_pool waits 1, 2, 4 s between attempts, +/- 10 %) after the cluster is back.
-    assert rep.recovery < rep.ready + POOL_BACKOFF_STEP, rep.line()
-    assert rep.late_errors == [], rep.line()
-    assert rep.errors == rep.in_flight_errors
-    assert rep.ok_after >= 50
-
-
-def fault_under_write_load(
-    cluster: PatroniCluster,
-    pool: ConnectionPool,
-    scenario: str,
-    fault: Callable[[PatroniNode], None],
-    *,
-    same_node_ok: bool = False,
-    outage_from_old: bool = False,
-) -> tuple[Report, Recorder, PatroniNode]:
-    old = cluster.leader()
-    with load(pool_writer(pool), writers=4) as rec:
-        wait_for_ops(rec, "write", 100, after=0)
-        fault_at = time.monotonic()
-        fault(old)
-        new, ready_at = wait_writable_elsewhere(cluster, old, same_node_ok=same_node_ok)
-        wait_for_ops(rec, "write", 100, after=ready_at, port=new.port)
-    rep = report(
-        scenario,
-        rec,
-        kind="write",
-        fault_at=fault_at,
-        ready_at=ready_at,
-        on_ports={new.port},
-        old_port=old.port if outage_from_old else None,
-    )
-    return rep, rec, new
-
-
 def with_lost(rep: Report, lost: int) -> Report:
     return Report(**{**rep.__dict__, "lost": lost})
 
@@ -114,7 +51,10 @@ def with_lost(rep: Report, lost: int) -> Report:
 def test_leader_postgres_killed(cluster: PatroniCluster, writer_pool: ConnectionPool) -> None:
     """kill -9 of the leader's postmaster: Patroni restarts it (or fails over) within seconds."""
     rep, rec, new = fault_under_write_load(
-        cluster, writer_pool, "leader postgres kill -9", lambda n: n.kill_postgres(),
+        cluster,
+        pool_writer(writer_pool),
+        "leader postgres kill -9",
+        lambda n: n.kill_postgres(),
         same_node_ok=True,
     )
     rep = with_lost(rep, lost_commits(new, acknowledged(rec)))
@@ -131,7 +71,7 @@ def test_leader_node_lost(
         cluster.set_synchronous_mode(True)
     rep, rec, new = fault_under_write_load(
         cluster,
-        writer_pool,
+        pool_writer(writer_pool),
         f"leader node lost ({'synchronous_mode' if synchronous else 'asynchronous'})",
         lambda n: n.lose(),
     )
@@ -146,11 +86,12 @@ def test_leader_node_lost(
 def test_switchover(cluster: PatroniCluster, writer_pool: ConnectionPool) -> None:
     """``patronictl switchover`` under load."""
 
-    def switchover(leader: PatroniNode) -> None:
-        cluster.patronictl("switchover", cluster.scope, "--leader", leader.name, "--force")
-
     rep, rec, new = fault_under_write_load(
-        cluster, writer_pool, "patronictl switchover", switchover, outage_from_old=True
+        cluster,
+        pool_writer(writer_pool),
+        "patronictl switchover",
+        switchover(cluster),
+        outage_from_old=True,
     )
     rep = with_lost(rep, lost_commits(new, acknowledged(rec)))
     check_promise(rep)
@@ -181,10 +122,10 @@ def test_replica_lost_under_read_load(
             wait_for_ops(rec, "write", 50, after=ready_at)
     finally:
         reader_pool.disconnect()
-    reads = report("replica lost (reads)", rec, kind="read", fault_at=fault_at,
-                   ready_at=ready_at)
-    writes = report("replica lost (writes)", rec, kind="write", fault_at=fault_at,
-                    ready_at=ready_at)
+    reads = report("replica lost (reads)", rec, kind="read", fault_at=fault_at, ready_at=ready_at)
+    writes = report(
+        "replica lost (writes)", rec, kind="write", fault_at=fault_at, ready_at=ready_at
+    )
     check_promise(reads)
     FIGURES.append(writes)
     assert writes.errors == 0, writes.line()

@@ -316,7 +316,8 @@ class PatroniCluster:
         reinit_at = time.monotonic() + timeout / 3
         reinitialised = False
         while time.monotonic() < deadline:
-            with contextlib.suppress(TestServerError, OSError):
+            # A node may go down between two checks (a fault just injected): retry until then.
+            with contextlib.suppress(Exception):
                 if self.healthy():
                     self.wait_replicated()
                     return self.leader()
@@ -606,7 +607,9 @@ def _haproxy_text(cluster: PatroniCluster, write_port: int, read_port: int) -> s
             "    default-server inter 300ms fall 2 rise 1 on-marked-down shutdown-sessions",
         ]
         for node in cluster.nodes:
-            lines.append(f"    server {node.name} {node.host}:{node.port} check port {node.rest_port}")
+            lines.append(
+                f"    server {node.name} {node.host}:{node.port} check port {node.rest_port}"
+            )
         if backup_leader:
             lines.append("    option allbackups")
         return lines
@@ -679,9 +682,7 @@ def start_patroni_cluster(
     etcd_path = find_etcd(etcd)
     haproxy_path = find_haproxy() if haproxy else None
     missing = [
-        name
-        for name, path in (("patroni", patroni_path), ("etcd", etcd_path))
-        if path is None
+        name for name, path in (("patroni", patroni_path), ("etcd", etcd_path)) if path is None
     ]
     if haproxy and haproxy_path is None:
         missing.append("haproxy")
@@ -692,9 +693,7 @@ def start_patroni_cluster(
         )
     chosen = dict(FAST_TIMINGS[dcs] if timings is None else timings)
     if chosen["loop_wait"] + 2 * chosen["retry_timeout"] > chosen["ttl"]:
-        raise TestServerError(
-            f"Patroni needs loop_wait + 2 * retry_timeout <= ttl, got {chosen}"
-        )
+        raise TestServerError(f"Patroni needs loop_wait + 2 * retry_timeout <= ttl, got {chosen}")
     found_bindir = find_bindir(bindir)
     account_info = ServerAccount.for_server()
     account = account_info.ids if account_info is not None else None
@@ -714,9 +713,9 @@ def start_patroni_cluster(
         timings=chosen,
         dcs=dcs,
         synchronous_mode=synchronous_mode,
-        patronictl_path=ctl if os.access(ctl, os.X_OK) else shutil.which("patronictl") and Path(
-            str(shutil.which("patronictl"))
-        ),
+        patronictl_path=ctl
+        if os.access(ctl, os.X_OK)
+        else shutil.which("patronictl") and Path(str(shutil.which("patronictl"))),
         _etcd_processes=etcd_processes,
     )
     register(cluster)

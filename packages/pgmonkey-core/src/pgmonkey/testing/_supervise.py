@@ -96,11 +96,12 @@ def kill_postmaster(data_dir: Path, *, with_children: bool = False) -> int | Non
     pid = postmaster_pid(data_dir)
     if pid is None:
         return None
-    children = _children(pid) if with_children else []
+    if with_children:
+        os.kill(pid, signal.SIGSTOP)  # no new backend is forked while the others are listed
+        for child in _children(pid):
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
-    for child in children:
-        with contextlib.suppress(OSError):
-            os.kill(child, signal.SIGKILL)
     return pid
 
 
