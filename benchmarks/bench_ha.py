@@ -30,7 +30,10 @@ from pgmonkey.testing import find_etcd, find_patroni, start_patroni_cluster
 
 FAULTS = 5
 WRITERS = 2
-INSERT = "INSERT INTO bench_ha (who) VALUES (%s) RETURNING inet_server_port(), pg_postmaster_start_time()"
+INSERT = (
+    "INSERT INTO bench_ha (who) VALUES (%s)"
+    " RETURNING inet_server_port(), pg_postmaster_start_time()"
+)
 Incarnation = tuple[int, Any]
 """A server's port and the start time of its postmaster: which run of which server wrote."""
 
@@ -45,7 +48,7 @@ def _writer(
         try:
             served_by = run()
             done.append((time.monotonic(), served_by))  # when it was acknowledged, and by whom
-        except Exception:  # noqa: BLE001 - counted, then retried as an application would
+        except Exception:
             errors.append(time.monotonic())
             time.sleep(0.02)
         time.sleep(0.005)

@@ -61,7 +61,7 @@ def _loop(kind: str, op: Callable[[], tuple[int, int | None]], rec: Recorder, st
         started = time.monotonic()
         try:
             port, ident = op()
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded
+        except Exception as exc:
             rec.add(
                 Op(kind, started, time.monotonic(), None, error=f"{type(exc).__name__}: {exc}")
             )
@@ -93,14 +93,17 @@ def load(
     """Run writer and reader threads for the duration of the block."""
     rec = Recorder()
     stop = threading.Event()
-    threads = [
-        threading.Thread(target=_loop, args=("write", _writer(write), rec, stop), daemon=True)
-        for _ in range(writers if write is not None else 0)
-    ]
-    threads += [
-        threading.Thread(target=_loop, args=("read", _reader(read), rec, stop), daemon=True)
-        for _ in range(readers if read is not None else 0)
-    ]
+    threads = []
+    if write is not None:
+        threads += [
+            threading.Thread(target=_loop, args=("write", _writer(write), rec, stop), daemon=True)
+            for _ in range(writers)
+        ]
+    if read is not None:
+        threads += [
+            threading.Thread(target=_loop, args=("read", _reader(read), rec, stop), daemon=True)
+            for _ in range(readers)
+        ]
     for thread in threads:
         thread.start()
     try:
@@ -248,7 +251,7 @@ def wait_writable_elsewhere(
             if leader is not old or same_node_ok:
                 leader.execute("SELECT txid_current()")  # a write: fails on a standby
                 return leader, time.monotonic()
-        except Exception:  # noqa: BLE001, S110 - polled until the deadline
+        except Exception:  # noqa: S110 - polled until the deadline
             pass
         time.sleep(0.05)
     raise AssertionError(f"no writable leader within 60 s: {cluster.members()}")

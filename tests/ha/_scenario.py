@@ -95,7 +95,7 @@ def fault_under_write_load(
     cluster: PatroniCluster,
     write: Write,
     scenario: str,
-    fault: Callable[[PatroniNode], None],
+    fault: Callable[[PatroniNode], object],
     *,
     writers: int = 4,
     same_node_ok: bool = False,

@@ -6,7 +6,6 @@ Every test is slow (a fault, then recovery): the suite runs once, on one Python 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,13 +16,13 @@ from tests.ha._scenario import FIGURES
 
 
 @pytest.fixture
-def cluster(pg_patroni: PatroniCluster) -> Iterator[PatroniCluster]:
+def cluster(pg_patroni: PatroniCluster) -> PatroniCluster:
     """``pg_patroni`` restored to three healthy nodes, synchronous mode off, ``ha_log`` empty."""
     pg_patroni.wait_healthy()
     if pg_patroni.synchronous_mode:
         pg_patroni.set_synchronous_mode(False)
     ensure_table(pg_patroni)
-    yield pg_patroni
+    return pg_patroni
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

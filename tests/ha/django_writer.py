@@ -57,7 +57,7 @@ def main(config: dict[str, Any]) -> None:
             if response.status_code != 200:
                 raise RuntimeError(f"HTTP {response.status_code}")
             op = {"port": response.json()["port"], "ident": ident}
-        except Exception as exc:  # noqa: BLE001 - every failure is reported
+        except Exception as exc:
             op = {"port": None, "error": f"{type(exc).__name__}: {exc}"}
             time.sleep(0.02)
         # What Django's handlers do at the end of every request (its test client does not):

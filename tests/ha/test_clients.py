@@ -182,9 +182,9 @@ def test_flask_survives_a_switchover(cluster: PatroniCluster) -> None:
 
 
 def test_fastapi_survives_a_switchover(cluster: PatroniCluster) -> None:
-    from tests.ha.fastapi_app import make_app
-
     from fastapi.testclient import TestClient
+
+    from tests.ha.fastapi_app import make_app
 
     app = make_app(with_pool_settings(cluster.config("read-write", connection_type="async_pool")))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -209,14 +209,16 @@ def test_django_survives_a_switchover(cluster: PatroniCluster) -> None:
         text=True,
     )
     rec = Recorder()
-    assert child.stdout is not None and child.stdin is not None
+    stdout, stdin = child.stdout, child.stdin
+    assert stdout is not None
+    assert stdin is not None
 
     def read_until(n: int, after: float, port: int | None = None) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([child.stdout], [], [], 1)
+            ready, _, _ = select.select([stdout], [], [], 1)
             if ready:
-                line = child.stdout.readline()  # type: ignore[union-attr]
+                line = stdout.readline()
                 assert line, "the Django writer exited"
                 rec.add(Op(**json.loads(line)))
             ok = [o for o in rec.snapshot() if o.port is not None and o.started > after]
@@ -233,9 +235,9 @@ def test_django_survives_a_switchover(cluster: PatroniCluster) -> None:
         new, ready_at = wait_writable_elsewhere(cluster, old)
         read_until(40, ready_at, new.port)
     finally:
-        child.stdin.close()
+        stdin.close()
         child.wait(timeout=30)
-        child.stdout.close()
+        stdout.close()
     rep = report(
         "switchover: Django",
         rec,

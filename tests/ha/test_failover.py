@@ -13,14 +13,12 @@ is recorded. For each fault the tests assert the issue's promise:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from pgmonkey.config import load_config
 from pgmonkey.connections import ConnectionPool
-from pgmonkey.testing import PatroniCluster, PatroniNode
+from pgmonkey.testing import PatroniCluster
 from tests.ha._load import Report, acknowledged, load, lost_commits, report, wait_for_ops
 from tests.ha._scenario import (
     FIGURES,
@@ -108,7 +106,8 @@ def test_replica_lost_under_read_load(
     def read() -> int:
         with reader_pool as conn:
             row = conn.execute(READ).fetchone()
-        assert row is not None and row[1] is True  # always a standby
+        assert row is not None
+        assert row[1] is True  # always a standby
         return int(row[0])
 
     lost = cluster.replicas()[0]

@@ -105,9 +105,9 @@ environment variable, an ini key (``pytest.ini`` or ``[tool.pytest.ini_options]`
   ``PGMONKEY_ETCD``, ``pgmonkey_etcd``)
 * ``--pgmonkey-require-patroni``, ``PGMONKEY_REQUIRE_PATRONI=1``, ``pgmonkey_require_patroni``
 
-:func:`require_ssl`, :func:`require_pgbouncer` and :func:`require_patroni` apply the same skip-or-fail rule inside
-your own fixtures. While a server fixture is in use, SIGTERM is turned into
-``KeyboardInterrupt`` so that an interrupted run still tears its fixtures down.
+:func:`require_ssl`, :func:`require_pgbouncer` and :func:`require_patroni` apply the same
+skip-or-fail rule inside your own fixtures. While a server fixture is in use, SIGTERM is
+turned into ``KeyboardInterrupt`` so that an interrupted run still tears its fixtures down.
 
 Where the server binaries come from
 ===================================

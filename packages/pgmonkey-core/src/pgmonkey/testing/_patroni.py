@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
-_PASSWORD = "patroni-test-pw"
+_PASSWORD = "patroni-test-pw"  # noqa: S105 - a throwaway server on loopback
 _REPLICATION = ("replicator", "replicator-test-pw")
 
 # Patroni requires loop_wait + 2 * retry_timeout <= ttl. These settle a failover in seconds on
@@ -61,10 +61,11 @@ _DCS_PROTOCOLS = tuple(FAST_TIMINGS)
 
 
 def _find(executable: str | os.PathLike[str] | None, env: str, name: str) -> Path | None:
-    candidates = [executable] if executable is not None else []
-    if executable is None and os.environ.get(env):
+    if executable is not None:
+        candidates: list[str | os.PathLike[str] | None] = [executable]
+    elif os.environ.get(env):
         candidates = [os.environ[env]]
-    if not candidates:
+    else:
         candidates = [shutil.which(name), f"/usr/bin/{name}", f"/usr/sbin/{name}"]
         candidates += [f"/usr/local/bin/{name}", f"/opt/homebrew/bin/{name}"]
     for candidate in candidates:
@@ -171,7 +172,7 @@ class PatroniNode(ServerBase):
         return postmaster_pid(self.data_dir)
 
     def kill_postgres(self) -> int:
-        """``kill -9`` this node's PostgreSQL, postmaster and backends; return the postmaster's pid.
+        """``kill -9`` this node's PostgreSQL (postmaster and backends); return the postmaster pid.
 
         Patroni keeps running (and restarts it, or lets a replica take over). Backends are
         killed too: a backend whose postmaster died alone would go on serving its client.
@@ -704,7 +705,9 @@ def start_patroni_cluster(
     etcd_processes, urls = _etcd_processes(
         etcd_path, workdir, etcd_members, account, v2=dcs == "etcd"
     )
-    ctl = patroni_path.with_name("patronictl")
+    ctl: Path | None = patroni_path.with_name("patronictl")
+    if ctl is None or not os.access(ctl, os.X_OK):
+        ctl = find_patroni(shutil.which("patronictl"))  # any executable: the same check
     cluster = PatroniCluster(
         scope=f"pgmonkey-{workdir.name[-8:]}",
         workdir=workdir,
@@ -713,9 +716,7 @@ def start_patroni_cluster(
         timings=chosen,
         dcs=dcs,
         synchronous_mode=synchronous_mode,
-        patronictl_path=ctl
-        if os.access(ctl, os.X_OK)
-        else shutil.which("patronictl") and Path(str(shutil.which("patronictl"))),
+        patronictl_path=ctl,
         _etcd_processes=etcd_processes,
     )
     register(cluster)

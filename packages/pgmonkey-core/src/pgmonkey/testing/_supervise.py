@@ -217,7 +217,7 @@ def wait_until(what: str, check: object, timeout: float, interval: float = 0.1) 
         try:
             if check():
                 return
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last = exc
         time.sleep(interval)
     detail = f" (last error: {last})" if last is not None else ""
