@@ -721,13 +721,6 @@ def start_patroni_cluster(
     )
     register(cluster)
     try:
-        for process in etcd_processes:
-            process.start()
-        wait_until(
-            "etcd did not answer",
-            lambda: all(_http("GET", f"{u}/health")[0] == 200 for u in urls),
-            30,
-        )
         for i in range(1, nodes + 1):
             node_dir = workdir / f"node{i}"
             node_dir.mkdir(mode=0o700)
@@ -755,6 +748,16 @@ def start_patroni_cluster(
                 data_dirs=[node.data_dir],
             )
             cluster.nodes.append(node)
+        # The first etcd's watchdog also deletes the directory, once every process is gone.
+        etcd_processes[0].remove = workdir
+        etcd_processes[0].data_dirs = [node.data_dir for node in cluster.nodes]
+        for process in etcd_processes:
+            process.start()
+        wait_until(
+            "etcd did not answer",
+            lambda: all(_http("GET", f"{u}/health")[0] == 200 for u in urls),
+            30,
+        )
         cluster.nodes[0].start()  # the first one bootstraps; the others clone it
         wait_until("node1 did not bootstrap", cluster.leader, timeout)
         for node in cluster.nodes[1:]:

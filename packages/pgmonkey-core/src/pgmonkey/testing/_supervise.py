@@ -4,7 +4,8 @@ Each process runs as the child of a small watchdog (started in a new session, so
 Ctrl-C reaches the test process first). The watchdog stops its child with SIGTERM when
 :meth:`Supervised.stop` is called or when the test process goes away for any reason, including
 SIGKILL; it then shuts down any PostgreSQL server left behind in the data directories it was
-told about (a Patroni killed with SIGKILL leaves its postmaster running).
+told about (a Patroni killed with SIGKILL leaves its postmaster running) and, when told to,
+deletes a directory once no process works inside it any more.
 """
 
 from __future__ import annotations
@@ -63,6 +64,24 @@ for data_dir in spec["data_dirs"]:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+remove = spec["remove"]
+if remove:
+    # Wait until no process works inside the directory (the other watchdogs stop theirs).
+    def busy():
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    if os.readlink(f"/proc/{entry}/cwd").startswith(remove):
+                        return True
+                except OSError:
+                    pass
+        return False
+    for _ in range(600):
+        if not busy():
+            break
+        time.sleep(0.1)
+    import shutil
+    shutil.rmtree(remove, ignore_errors=True)
 """
 
 
@@ -123,6 +142,7 @@ class Supervised:
     account: tuple[int, int] | None = None
     env: dict[str, str] | None = None
     data_dirs: Sequence[Path] = ()
+    remove: Path | None = None
     stop_timeout: float = 30
     pid: int | None = None
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -140,6 +160,7 @@ class Supervised:
             "env": self.env if self.env is not None else dict(os.environ),
             "stop_timeout": self.stop_timeout,
             "data_dirs": [str(d) for d in self.data_dirs],
+            "remove": str(self.remove) if self.remove is not None else None,
         }
         watchdog = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG_CODE, json.dumps(spec)],
