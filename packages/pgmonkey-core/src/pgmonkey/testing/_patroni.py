@@ -488,10 +488,8 @@ class PatroniCluster:
         if self.haproxy is not None:
             self.haproxy.close()
         for node in self.nodes:  # SIGTERM all at once: each waits for its own shutdown
-            if node.process is not None and node.process._watchdog is not None:
-                with contextlib.suppress(OSError):
-                    assert node.process._watchdog.stdin is not None
-                    node.process._watchdog.stdin.close()
+            if node.process is not None:
+                node.process.signal_stop()
         for node in self.nodes:
             if node.process is not None:
                 node.process.stop()

@@ -202,15 +202,20 @@ class Supervised:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
 
+    def signal_stop(self) -> None:
+        """Tell the watchdog to stop the process, without waiting (:meth:`stop` then waits)."""
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog.stdin is not None:
+            with contextlib.suppress(OSError):
+                watchdog.stdin.close()
+
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after ``stop_timeout``) and its watchdog."""
+        self.signal_stop()
         watchdog, self._watchdog = self._watchdog, None
         self.pid = None
         if watchdog is None:
             return
-        with contextlib.suppress(OSError):
-            assert watchdog.stdin is not None
-            watchdog.stdin.close()
         try:
             watchdog.wait(timeout=self.stop_timeout + 15)
         except subprocess.TimeoutExpired:
