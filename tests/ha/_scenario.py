@@ -22,7 +22,8 @@ from tests.ha._load import (
 
 RECOVERY_LIMIT = 5.0
 SYNCHRONOUS_RECOVERY_LIMIT = 10.0
-POOL_BACKOFF_STEP = 4.5
+POOL_BACKOFF_STEP = 5.0
+"""The longest step of psycopg_pool's reconnect backoff met here (4 s +/- 10 %) plus a connect."""
 DJANGO_POOL_DELAY = 10.0
 """Django's own pool (``OPTIONS["pool"]``) took up to its checkout ``timeout`` (10 s here)."""
 INSERT = f"INSERT INTO {TABLE} (id) VALUES (%s) RETURNING inet_server_port()"

@@ -42,18 +42,19 @@ def processes_inside(directory: Path) -> list[str]:
 def test_a_killed_test_process_leaves_no_process_and_no_directory() -> None:
     require_patroni(haproxy=True)
     child = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    workdir = Path(child.stdout.readline().strip())
-    child.stdout.close()
-    assert workdir.name.startswith("pgmonkey-patroni-")
-    running = [cmd.split() for cmd in processes_inside(workdir)]
-    assert sum(Path(argv[0]).name == "etcd" for argv in running) == 1
-    assert sum(argv[-1].endswith("patroni.yml") for argv in running) == 3  # Patroni's python
-    assert sum(Path(argv[0]).name == "postgres" for argv in running) == 3  # postmasters
-    assert sum(Path(argv[0]).name == "haproxy" for argv in running) == 1
-
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    try:
+        assert child.stdout is not None
+        workdir = Path(child.stdout.readline().strip())
+        child.stdout.close()
+        assert workdir.name.startswith("pgmonkey-patroni-")
+        running = [cmd.split() for cmd in processes_inside(workdir)]
+        assert sum(Path(argv[0]).name == "etcd" for argv in running) == 1
+        assert sum(argv[-1].endswith("patroni.yml") for argv in running) == 3  # Patroni
+        assert sum(Path(argv[0]).name == "postgres" for argv in running) == 3  # postmasters
+        assert sum(Path(argv[0]).name == "haproxy" for argv in running) == 1
+    finally:
+        child.send_signal(signal.SIGKILL)  # the test process dies without any clean-up
+        child.wait()
     deadline = time.monotonic() + 90
     while (processes_inside(workdir) or workdir.exists()) and time.monotonic() < deadline:
         time.sleep(0.2)
