@@ -56,11 +56,12 @@ FRAMEWORKS = {
 }
 ALL_FRAMEWORKS = [req for reqs in FRAMEWORKS.values() for req in reqs]
 
-# A missing SSL-capable server or PgBouncer fails these tests instead of skipping them, so a
-# green run means they ran. Set a variable to 0 yourself to let them skip on a machine without.
+# A missing SSL-capable server, PgBouncer or Patroni/etcd/HAProxy fails these tests instead of
+# skipping them, so a green run means they ran. Set a variable to 0 yourself to let them skip on
+# a machine without.
 REQUIRED_COMPONENTS = {
     name: os.environ.get(name, "1")
-    for name in ("PGMONKEY_REQUIRE_SSL", "PGMONKEY_REQUIRE_PGBOUNCER")
+    for name in ("PGMONKEY_REQUIRE_SSL", "PGMONKEY_REQUIRE_PGBOUNCER", "PGMONKEY_REQUIRE_PATRONI")
 }
 
 nox.needs_version = ">=2024.4.15"
@@ -302,6 +303,17 @@ def reliability(session: nox.Session) -> None:
         _pytest(session, "tests/reliability/test_lifecycle.py")
     else:
         _pytest(session, "tests/reliability")
+
+
+@nox.session(python=PYTHONS[-1], tags=["ci"])
+def ha(session: nox.Session) -> None:
+    """Fail over a real Patroni cluster under load (tests/ha: slow, once, on the newest Python).
+
+    Patroni, etcd and HAProxy come from the system (``.ci/run`` installs Debian's ``patroni``,
+    ``etcd-server`` and ``haproxy``); the tests start them on loopback.
+    """
+    _install_editable(session, *PACKAGES, extra=ALL_FRAMEWORKS)
+    _pytest(session, "tests/ha")
 
 
 @nox.session(python=PYTHONS[-1], tags=["ci"])

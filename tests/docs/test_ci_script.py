@@ -22,7 +22,10 @@ def test_ci_script_sets_no_test_switches() -> None:
     "NOX_CURRENT_SESSION" not in os.environ or not os.environ.get("CI"),
     reason="checks the README's command as CI runs it",
 )
-@pytest.mark.parametrize("variable", ["PGMONKEY_REQUIRE_SSL", "PGMONKEY_REQUIRE_PGBOUNCER"])
+@pytest.mark.parametrize(
+    "variable", ["PGMONKEY_REQUIRE_SSL", "PGMONKEY_REQUIRE_PGBOUNCER", "PGMONKEY_REQUIRE_PATRONI"]
+)
 def test_nox_runs_require_every_component(variable: str) -> None:
-    # The noxfile, not .ci/run, turns a missing SSL-capable server or PgBouncer into a failure.
+    # The noxfile, not .ci/run, turns a missing SSL-capable server, PgBouncer or Patroni into a
+    # failure.
     assert os.environ.get(variable) == "1"

@@ -50,6 +50,20 @@ with ``pg_basebackup -R`` and returns a streaming hot standby (a :class:`Postgre
 :class:`PgBouncer` with ``host``, ``port``, ``config()``, ``connect()``, ``show()``,
 ``add_user()`` and ``close()``.
 
+Patroni clusters
+================
+:func:`start_patroni_cluster` starts 1 or 3 etcd members and three PostgreSQL nodes, each run
+by Patroni (``patroni`` and ``etcd`` from the system: Debian's ``patroni`` and
+``etcd-server``), optionally with HAProxy in front (``haproxy=True``), all on 127.0.0.1. It
+returns a :class:`PatroniCluster`: ``config(target_session_attrs)`` lists every node for libpq
+(``read-write`` for writes, ``prefer-standby``/``standby`` for reads), ``haproxy_config(role)``
+goes through HAProxy, ``leader()``, ``replicas()``, ``switchover()``, ``wait_healthy()``,
+``set_synchronous_mode()`` and ``patronictl(...)``; each :class:`PatroniNode` is a server like
+the others (``config()``, ``execute()``) with ``kill_postgres()`` (``kill -9`` of the
+postmaster), ``lose()`` (Patroni and PostgreSQL killed, as when a machine is lost),
+``stop()`` and ``start()``. Timings default to ``ttl`` 3, ``loop_wait`` 1,
+``retry_timeout`` 1, so that a failover settles within seconds.
+
 Clean-up guarantees
 ===================
 Everything is removed when the object is closed (or its ``with`` block ends), at interpreter
@@ -71,6 +85,9 @@ database code; a server starts when a test first uses a fixture. Fixtures:
   the binaries lack SSL support, a failure instead with ``--pgmonkey-require-ssl``.
 * ``pg_bouncer`` (session): a transaction-mode :class:`PgBouncer` in front of ``pg_server``;
   skipped when ``pgbouncer`` is missing, a failure instead with ``--pgmonkey-require-pgbouncer``.
+* ``pg_patroni`` (session): a :class:`PatroniCluster` (etcd, three nodes, HAProxy); skipped
+  when Patroni, etcd or HAProxy is missing, a failure instead with
+  ``--pgmonkey-require-patroni``.
 
 :mod:`pgmonkey.testing.factories` makes more: servers with your settings, and per-test
 databases copied from a template that holds your extensions and schema.
@@ -84,10 +101,13 @@ environment variable, an ini key (``pytest.ini`` or ``[tool.pytest.ini_options]`
 * ``--pgmonkey-require-ssl``, ``PGMONKEY_REQUIRE_SSL=1``, ``pgmonkey_require_ssl``
 * ``--pgmonkey-require-pgbouncer``, ``PGMONKEY_REQUIRE_PGBOUNCER=1``,
   ``pgmonkey_require_pgbouncer``
+* ``--pgmonkey-patroni``, ``PGMONKEY_PATRONI``, ``pgmonkey_patroni`` (and ``--pgmonkey-etcd``,
+  ``PGMONKEY_ETCD``, ``pgmonkey_etcd``)
+* ``--pgmonkey-require-patroni``, ``PGMONKEY_REQUIRE_PATRONI=1``, ``pgmonkey_require_patroni``
 
-:func:`require_ssl` and :func:`require_pgbouncer` apply the same skip-or-fail rule inside
-your own fixtures. While a server fixture is in use, SIGTERM is turned into
-``KeyboardInterrupt`` so that an interrupted run still tears its fixtures down.
+:func:`require_ssl`, :func:`require_pgbouncer` and :func:`require_patroni` apply the same
+skip-or-fail rule inside your own fixtures. While a server fixture is in use, SIGTERM is
+turned into ``KeyboardInterrupt`` so that an interrupted run still tears its fixtures down.
 
 Where the server binaries come from
 ===================================
@@ -118,8 +138,17 @@ if TYPE_CHECKING:
     )
     from pgmonkey.testing._certs import Certificates, ClientCertificate, make_certificates
     from pgmonkey.testing._external import ExternalServer
+    from pgmonkey.testing._patroni import (
+        HAProxy,
+        PatroniCluster,
+        PatroniNode,
+        find_etcd,
+        find_haproxy,
+        find_patroni,
+        start_patroni_cluster,
+    )
     from pgmonkey.testing._pgbouncer import PgBouncer, find_pgbouncer, start_pgbouncer
-    from pgmonkey.testing._require import require_pgbouncer, require_ssl
+    from pgmonkey.testing._require import require_patroni, require_pgbouncer, require_ssl
     from pgmonkey.testing._server import (
         DEFAULT_CERT_ROLES,
         SUPERUSER,
@@ -128,7 +157,10 @@ if TYPE_CHECKING:
     )
     from pgmonkey.testing._settings import (
         ENV_BINDIR,
+        ENV_ETCD,
+        ENV_PATRONI,
         ENV_PGBOUNCER,
+        ENV_REQUIRE_PATRONI,
         ENV_REQUIRE_PGBOUNCER,
         ENV_REQUIRE_SSL,
         ENV_TEST_DSN,
@@ -137,7 +169,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CERT_ROLES",
     "ENV_BINDIR",
+    "ENV_ETCD",
+    "ENV_PATRONI",
     "ENV_PGBOUNCER",
+    "ENV_REQUIRE_PATRONI",
     "ENV_REQUIRE_PGBOUNCER",
     "ENV_REQUIRE_SSL",
     "ENV_TEST_DSN",
@@ -145,18 +180,26 @@ __all__ = [
     "Certificates",
     "ClientCertificate",
     "ExternalServer",
+    "HAProxy",
+    "PatroniCluster",
+    "PatroniNode",
     "PgBouncer",
     "PostgresServer",
     "ServerAccount",
     "ServerBase",
     "bindir_supports_ssl",
     "find_bindir",
+    "find_etcd",
+    "find_haproxy",
+    "find_patroni",
     "find_pgbouncer",
     "has_server_binaries",
     "make_certificates",
+    "require_patroni",
     "require_pgbouncer",
     "require_ssl",
     "server_version",
+    "start_patroni_cluster",
     "start_pgbouncer",
     "start_server",
     "usable_bindirs",
@@ -169,6 +212,17 @@ _EXPORTS = {
     "ClientCertificate": "pgmonkey.testing._certs",
     "DEFAULT_CERT_ROLES": "pgmonkey.testing._server",
     "ENV_BINDIR": "pgmonkey.testing._settings",
+    "ENV_ETCD": "pgmonkey.testing._settings",
+    "ENV_PATRONI": "pgmonkey.testing._settings",
+    "ENV_REQUIRE_PATRONI": "pgmonkey.testing._settings",
+    "HAProxy": "pgmonkey.testing._patroni",
+    "PatroniCluster": "pgmonkey.testing._patroni",
+    "PatroniNode": "pgmonkey.testing._patroni",
+    "find_etcd": "pgmonkey.testing._patroni",
+    "find_haproxy": "pgmonkey.testing._patroni",
+    "find_patroni": "pgmonkey.testing._patroni",
+    "start_patroni_cluster": "pgmonkey.testing._patroni",
+    "require_patroni": "pgmonkey.testing._require",
     "ENV_PGBOUNCER": "pgmonkey.testing._settings",
     "ENV_REQUIRE_PGBOUNCER": "pgmonkey.testing._settings",
     "ENV_REQUIRE_SSL": "pgmonkey.testing._settings",

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,6 +27,7 @@ from pgmonkey.testing._base import APPLICATION_NAME, ServerBase, wrap_connection
 from pgmonkey.testing._cleanup import register, unregister
 from pgmonkey.testing._net import free_port
 from pgmonkey.testing._settings import ENV_PGBOUNCER
+from pgmonkey.testing._supervise import Supervised
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,30 +42,6 @@ _PGBOUNCER_LOCATIONS = (
     "/opt/homebrew/bin/pgbouncer",
 )
 _POOL_MODES = ("session", "transaction", "statement")
-
-_WATCHDOG_CODE = """
-import os, shutil, signal, subprocess, sys, threading
-workdir, uid = sys.argv[1], sys.argv[2]
-uid = int(uid) if uid else None
-gid = int(sys.argv[3]) if sys.argv[3] else None
-with open(os.path.join(workdir, "pgbouncer.log"), "ab") as log:
-    child = subprocess.Popen(sys.argv[4:], stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, cwd=workdir, user=uid, group=gid)
-print("pid", child.pid, flush=True)
-def report():
-    child.wait()
-    print("exited", child.returncode, flush=True)
-threading.Thread(target=report, daemon=True).start()
-sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
-if child.poll() is None:
-    child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-shutil.rmtree(workdir, ignore_errors=True)
-"""
 
 
 def find_pgbouncer(executable: str | os.PathLike[str] | None = None) -> Path | None:
@@ -123,7 +97,7 @@ class PgBouncer:
     users: dict[str, str] = field(default_factory=dict, repr=False)
     settings: dict[str, str] = field(default_factory=dict)
     _account: tuple[int, int] | None = field(default=None, repr=False)
-    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _process: Supervised | None = field(default=None, repr=False)
 
     @property
     def ini_file(self) -> Path:
@@ -265,41 +239,30 @@ class PgBouncer:
             os.chown(self.ini_file, *self._account)
 
     def _start(self, timeout: float = 30) -> None:
-        uid, gid = self._account if self._account is not None else ("", "")
-        watchdog = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WATCHDOG_CODE,
-                str(self.workdir),
-                str(uid),
-                str(gid),
-                str(self.executable),
-                str(self.ini_file),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        process = Supervised(
+            "pgbouncer",
+            [str(self.executable), str(self.ini_file)],
+            self.logfile,
+            self.workdir,
+            self._account,
+            None,
+            remove=self.workdir,
+            stop_timeout=10,
         )
-        self._watchdog = watchdog
-        assert watchdog.stdout is not None
+        self._process = process
+        process.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([watchdog.stdout], [], [], 0.05)
-            if ready:
-                line = watchdog.stdout.readline().decode()
-                if line.startswith("exited") or not line:
-                    raise TestServerError(
-                        f"pgbouncer exited at start ({line.strip() or 'watchdog gone'})"
-                        f"\n--- pgbouncer log ---\n{self.log_tail()}"
-                    )
-                continue
+            if process.exited():
+                raise TestServerError(
+                    f"pgbouncer exited at start\n--- pgbouncer log ---\n{self.log_tail()}"
+                )
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection((self.host, self.port), timeout=0.5),
             ):
                 return
+            time.sleep(0.05)
         raise TestServerError(
             f"pgbouncer did not listen on {self.host}:{self.port} within {timeout:.0f} s"
             f"\n--- pgbouncer log ---\n{self.log_tail()}"
@@ -308,18 +271,9 @@ class PgBouncer:
     def close(self) -> None:
         """Stop PgBouncer and delete its directory."""
         unregister(self)
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            with contextlib.suppress(OSError):
-                assert watchdog.stdin is not None
-                watchdog.stdin.close()
-            try:
-                watchdog.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                watchdog.kill()
-                watchdog.wait()
-            if watchdog.stdout is not None:
-                watchdog.stdout.close()
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> PgBouncer:

@@ -13,11 +13,12 @@ from pgmonkey.testing._pgbouncer import find_pgbouncer
 from pgmonkey.testing._settings import (
     ENV_BINDIR,
     ENV_PGBOUNCER,
+    ENV_REQUIRE_PATRONI,
     ENV_REQUIRE_PGBOUNCER,
     ENV_REQUIRE_SSL,
 )
 
-__all__ = ["require_pgbouncer", "require_ssl"]
+__all__ = ["require_patroni", "require_pgbouncer", "require_ssl"]
 
 
 def _skip_or_fail(reason: str, require_env: str) -> NoReturn:
@@ -66,5 +67,26 @@ def require_pgbouncer(executable: str | os.PathLike[str] | None = None) -> Path:
             "pgbouncer is not installed (Debian/Ubuntu: 'apt-get install pgbouncer'; "
             f"or set {ENV_PGBOUNCER} to its path)",
             ENV_REQUIRE_PGBOUNCER,
+        )
+    return found
+
+
+def require_patroni(*, haproxy: bool = False) -> Path:
+    """In a test or fixture: skip unless Patroni and etcd (and HAProxy) are installed.
+
+    Returns the ``patroni`` executable. With ``PGMONKEY_REQUIRE_PATRONI=1`` a missing
+    component fails instead of skipping.
+    """
+    from pgmonkey.testing._patroni import find_etcd, find_haproxy, find_patroni
+
+    found = find_patroni()
+    missing = [name for name, path in (("patroni", found), ("etcd", find_etcd())) if not path]
+    if haproxy and find_haproxy() is None:
+        missing.append("haproxy")
+    if missing or found is None:
+        _skip_or_fail(
+            f"{' and '.join(missing)} not installed (Debian/Ubuntu: 'apt-get install patroni "
+            "etcd-server haproxy'; or pip install 'patroni[etcd3,psycopg3]')",
+            ENV_REQUIRE_PATRONI,
         )
     return found

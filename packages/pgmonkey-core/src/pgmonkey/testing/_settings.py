@@ -9,7 +9,10 @@ from typing import NamedTuple
 
 __all__ = [
     "ENV_BINDIR",
+    "ENV_ETCD",
+    "ENV_PATRONI",
     "ENV_PGBOUNCER",
+    "ENV_REQUIRE_PATRONI",
     "ENV_REQUIRE_PGBOUNCER",
     "ENV_REQUIRE_SSL",
     "ENV_TEST_DSN",
@@ -22,6 +25,9 @@ ENV_TEST_DSN = "PGMONKEY_TEST_DSN"
 ENV_PGBOUNCER = "PGMONKEY_PGBOUNCER"
 ENV_REQUIRE_SSL = "PGMONKEY_REQUIRE_SSL"
 ENV_REQUIRE_PGBOUNCER = "PGMONKEY_REQUIRE_PGBOUNCER"
+ENV_PATRONI = "PGMONKEY_PATRONI"
+ENV_ETCD = "PGMONKEY_ETCD"
+ENV_REQUIRE_PATRONI = "PGMONKEY_REQUIRE_PATRONI"
 
 
 class Setting(NamedTuple):
@@ -69,6 +75,27 @@ SETTINGS = (
         "pgmonkey_require_pgbouncer",
         True,
         "fail, instead of skipping, the tests that need pgbouncer",
+    ),
+    Setting(
+        ENV_PATRONI,
+        "--pgmonkey-patroni",
+        "pgmonkey_patroni",
+        False,
+        "the patroni executable (patronictl is looked for next to it)",
+    ),
+    Setting(
+        ENV_ETCD,
+        "--pgmonkey-etcd",
+        "pgmonkey_etcd",
+        False,
+        "the etcd executable",
+    ),
+    Setting(
+        ENV_REQUIRE_PATRONI,
+        "--pgmonkey-require-patroni",
+        "pgmonkey_require_patroni",
+        True,
+        "fail, instead of skipping, the tests that need Patroni, etcd and HAProxy",
     ),
 )
 """Every setting: command-line option first, then the environment variable, then the ini

@@ -22,9 +22,10 @@ from pgmonkey.testing._settings import ENV_TEST_DSN, SETTINGS
 
 if TYPE_CHECKING:
     from pgmonkey.testing._base import ServerBase
+    from pgmonkey.testing._patroni import PatroniCluster
     from pgmonkey.testing._pgbouncer import PgBouncer
 
-__all__ = ["pg_bouncer", "pg_database", "pg_server", "pg_ssl_server"]
+__all__ = ["pg_bouncer", "pg_database", "pg_patroni", "pg_server", "pg_ssl_server"]
 
 _SAVED_ENVIRONMENT = pytest.StashKey[dict[str, str | None]]()
 
@@ -123,3 +124,23 @@ def pg_bouncer(request: pytest.FixtureRequest) -> Iterator[PgBouncer]:
     server: Any = request.getfixturevalue("pg_server")
     with start_pgbouncer(server, "transaction", executable=executable) as bouncer:
         yield bouncer
+
+
+@pytest.fixture(scope="session")
+def pg_patroni() -> Iterator[PatroniCluster]:
+    """A Patroni cluster: one etcd, three PostgreSQL nodes, HAProxy in front.
+
+    Timings are tuned for tests (``ttl`` 3, ``loop_wait`` 1, ``retry_timeout`` 1). Skipped
+    with the reason when Patroni, etcd or HAProxy is missing; a failure instead with
+    ``--pgmonkey-require-patroni`` (``PGMONKEY_REQUIRE_PATRONI=1``). A test that breaks the
+    cluster should leave it healthy again: :meth:`~pgmonkey.testing.PatroniCluster.wait_healthy`
+    restarts stopped nodes and waits.
+    """
+    from pgmonkey.testing._patroni import start_patroni_cluster
+    from pgmonkey.testing._require import require_patroni
+    from pgmonkey.testing._signals import install_sigterm_handler
+
+    require_patroni(haproxy=True)
+    install_sigterm_handler()
+    with start_patroni_cluster(haproxy=True) as cluster:
+        yield cluster
