@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pgmonkey.testing import PostgresServer, start_server
+from tests._process import stop_cleanly
 
 STATS = {"pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting"}
 """Keys ``psycopg_pool``'s ``get_stats()`` always reports."""
@@ -109,11 +110,4 @@ def serve_through_outage(
                 time.sleep(0.2)
         assert_outage_cycle(server, lambda path: lambda: http_get(port, path))
     finally:
-        proc.send_signal(stop_signal)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+        stop_cleanly(proc, stop_signal)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests._process import stop_cleanly
 from tests.ext_django.conftest import (
     POOL_MAX,
     POOLING,
@@ -144,15 +144,8 @@ def test_gunicorn_load(project: Project, tmp_path: Path) -> None:
         else:
             assert worker_sessions == []
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output
+        stop_cleanly(proc)
     deadline = time.monotonic() + 15
     while project.sessions(LOAD_APP_NAME) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert project.sessions(LOAD_APP_NAME) == []
-    assert "Traceback" not in output, output

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests._process import stop_cleanly
 from tests.ext_flask.conftest import Database
 
 APP_MODULE = textwrap.dedent(
@@ -101,14 +101,7 @@ def gunicorn(
         wait_until_serving(port, proc)
         yield port, int((tmp_path / "master_backend").read_text())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+        output = stop_cleanly(proc)
     assert "rolling back returned connection" not in output, output
 
 
