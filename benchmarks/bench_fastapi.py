@@ -216,6 +216,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        return (
+            sum(
+                int(Path(task, "schedstat").read_text().split()[0])
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            )
+            / 1e9
+        )
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 class Server:
     """One uvicorn server running ``source`` as module ``module``."""
 
@@ -234,21 +248,23 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server and its worker processes (0.0 off Linux)."""
-        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
+        """CPU time of the server and its worker processes, all threads (0.0 off Linux).
+
+        From ``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds on a CPU, exact), else from
+        ``/proc/<pid>/stat`` (user + system time, sampled at each clock tick: a window of
+        half a second would be off by several percent).
+        """
+        total = 0.0
         pending = [self.proc.pid]
         while pending:
             pid = pending.pop()
             try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
                 children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
+                total += _process_cpu_seconds(pid)
+            except OSError:  # gone, or not Linux
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
             pending.extend(int(child) for child in children)
-        return total / tick
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -353,6 +369,7 @@ class _Window:
 class Sample:
     """What one window measured for one app."""
 
+    requests: int
     rps: float
     cpu_ms: float  # the app's processes (server + workers), CPU ms per request
     loader_cpu_ms: float  # the load generator's own CPU ms per request
@@ -391,6 +408,7 @@ class _Loader:
             raise RuntimeError(f"{len(window.errors)} failed requests: {window.errors[:3]}")
         n = window.completed
         return Sample(
+            requests=n,
             rps=n / elapsed,
             cpu_ms=(self.server.cpu_seconds() - cpu) * 1000 / n,
             loader_cpu_ms=(time.process_time() - loader_cpu) * 1000 / n,
