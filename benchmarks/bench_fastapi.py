@@ -22,6 +22,9 @@ generator's own CPU per request.
 The result is reported as milliseconds per request (the twin's median, and pgmonkey's as
 the median ratio implies), so ``ratio`` is the inverse of the throughput ratio.
 
+On a busy machine the per-pair ratios scatter widely; while the median's confidence interval
+still holds the target after ``ROUNDS`` pairs, more pairs are measured, up to ``MAX_ROUNDS``.
+
 ``BENCH_FASTAPI_PAIRS=1`` runs only the second app pair (indexes, comma-separated);
 ``BENCH_FASTAPI_WINDOW`` and ``BENCH_FASTAPI_ROUNDS`` change the window length and count.
 """
@@ -51,6 +54,8 @@ WINDOW_SECONDS = float(os.environ.get("BENCH_FASTAPI_WINDOW", "0.5"))
 """Length of one measurement window (one app loaded alone)."""
 ROUNDS = int(os.environ.get("BENCH_FASTAPI_ROUNDS", "50"))
 """Window pairs per app pair (A-B, then B-A, ...); the ratios' median is judged."""
+MAX_ROUNDS = 3 * ROUNDS
+"""More pairs, up to this many, while the median's 95% confidence interval holds the target."""
 
 SELECT_APP = """
 import json, os
@@ -422,13 +427,23 @@ async def _measure(pair: Pair, cand: Server, base: Server) -> list[tuple[Sample,
     loaders = _Loader(cand, pair.requests), _Loader(base, pair.requests)
     for loader in loaders:
         await loader.window(2.0)  # warm up (imports, pools, caches)
-    pairs = []
-    for i in range(ROUNDS):
+    pairs: list[tuple[Sample, Sample]] = []
+    target = 1 / pair.target_ratio  # the least acceptable throughput ratio
+    while len(pairs) < ROUNDS or (
+        len(pairs) < MAX_ROUNDS and _undecided([c.rps / b.rps for c, b in pairs], target)
+    ):
+        i = len(pairs)
         first, second = loaders if i % 2 else loaders[::-1]
         one = await first.window(WINDOW_SECONDS)
         two = await second.window(WINDOW_SECONDS)
         pairs.append((one, two) if i % 2 else (two, one))
     return pairs
+
+
+def _undecided(ratios: list[float], target: float) -> bool:
+    """Whether the median's 95% confidence interval still straddles ``target``."""
+    spread = _spread(ratios)
+    return spread["ci95_low"] < target < spread["ci95_high"]
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -473,8 +488,10 @@ def _run_pair(pair: Pair, cfg: dict[str, Any]) -> Result:
     cpu = _spread([c.cpu_ms / b.cpu_ms for c, b in samples]) if samples[0][1].cpu_ms else None
     base_rps = statistics.median(b.rps for _, b in samples)
     loader_cpu = statistics.median(s.loader_cpu_ms for p in samples for s in p)
-    print(f"     {ROUNDS} window pairs of {WINDOW_SECONDS:g} s; pgmonkey / twin per pair:")
+    print(f"     {len(samples)} window pairs of {WINDOW_SECONDS:g} s; pgmonkey / twin per pair:")
     print(f"     throughput   {_describe(throughput)}")
+    if _undecided([c.rps / b.rps for c, b in samples], 1 / pair.target_ratio):
+        print(f"     (the interval holds the target {1 / pair.target_ratio:.3f}: a busy machine)")
     if cpu is not None:
         print(f"     CPU/request  {_describe(cpu)}")
     print(f"     load generator: {loader_cpu:.3f} CPU ms/request", flush=True)
@@ -497,7 +514,7 @@ def _run_pair(pair: Pair, cfg: dict[str, Any]) -> Result:
             "workers": pair.workers,
             "clients": CLIENTS,
             "window_seconds": WINDOW_SECONDS,
-            "rounds": ROUNDS,
+            "rounds": len(samples),
         },
     )
 
