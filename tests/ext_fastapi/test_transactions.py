@@ -106,6 +106,20 @@ def test_one_connection_per_request(
         assert app.state.pgmonkey["default"].max_size == 1
 
 
+def _check_one_borrow_per_request(
+    db: Database, client_factory: ClientFactory, app: FastAPI
+) -> None:
+    """``/both/{i}`` (pool ``max_size=1``) answers twice on one connection; a 409 rolls both inserts back."""
+    with client_factory(app) as client:
+        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
+            pids = client.post(f"/both/{i}").json()
+            assert len(pids) == 2
+            assert pids[0] == pids[1]
+        assert client.post("/both/3", params={"fail": True}).status_code == 409
+    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
+    assert db.sessions("idle in transaction") == 0
+
+
 def test_transaction_first_shares_its_connection(
     db: Database, client_factory: ClientFactory
 ) -> None:
@@ -128,14 +142,7 @@ def test_transaction_first_shares_its_connection(
         pids = [await (await c.execute("SELECT pg_backend_pid()")).fetchone() for c in (tx, conn)]
         return [row[0] for row in pids if row is not None]
 
-    with client_factory(app) as client:
-        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
-            pids = client.post(f"/both/{i}").json()
-            assert len(pids) == 2
-            assert pids[0] == pids[1]
-        assert client.post("/both/3", params={"fail": True}).status_code == 409
-    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
-    assert db.sessions("idle in transaction") == 0
+    _check_one_borrow_per_request(db, client_factory, app)
 
 
 def test_override_with_parameters_is_refused_clearly(
@@ -258,14 +265,7 @@ def test_sync_transaction_first_shares_its_connection(
             raise HTTPException(status_code=409)
         return [c.execute("SELECT pg_backend_pid()").fetchone()[0] for c in (tx, conn)]
 
-    with client_factory(app) as client:
-        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
-            pids = client.post(f"/both/{i}").json()
-            assert len(pids) == 2
-            assert pids[0] == pids[1]
-        assert client.post("/both/3", params={"fail": True}).status_code == 409
-    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
-    assert db.sessions("idle in transaction") == 0
+    _check_one_borrow_per_request(db, client_factory, app)
 
 
 def test_pool_dependency(db: Database, client_factory: ClientFactory) -> None:

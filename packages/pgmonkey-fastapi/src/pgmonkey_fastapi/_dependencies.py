@@ -77,6 +77,12 @@ def _leases(scope: MutableMapping[str, Any]) -> dict[object, Any]:
     return leases
 
 
+def _override(scope: MutableMapping[str, Any], dependency: object) -> Any:
+    """The app's ``dependency_overrides`` entry for ``dependency``, or ``None``."""
+    overrides = getattr(scope.get("app"), "dependency_overrides", None)
+    return overrides.get(dependency) if overrides else None
+
+
 def _named(func: _F, kind: str, name: str) -> _F:
     func.__name__ = func.__qualname__ = f"pgmonkey_{kind}_{name}"
     return func
@@ -111,8 +117,7 @@ def build_async(registry_for: RegistryFor, name: str) -> AsyncDependencies:
         if lent is not None:  # pg.connection borrowed it: the transaction joins its work
             source = nullcontext(lent)
         else:
-            overrides = getattr(scope.get("app"), "dependency_overrides", None)
-            override = overrides.get(connection) if overrides else None
+            override = _override(scope, connection)
             if override is None:
                 source = registry.borrow_async(name, shield=_SHIELD)
             else:
@@ -182,8 +187,7 @@ def build_sync(registry_for: RegistryFor, name: str) -> SyncDependencies:
         if lent is not None:  # pg.connection borrowed it: the transaction joins its work
             source = nullcontext(lent)
         else:
-            overrides = getattr(scope.get("app"), "dependency_overrides", None)
-            override = overrides.get(connection) if overrides else None
+            override = _override(scope, connection)
             source = registry.borrow_sync(name) if override is None else overridden_sync(override)
         with source as conn:
             if lent is None:
