@@ -11,14 +11,14 @@ app pairs:
   ``pg.connection`` and a write that raises (409) after writing, requested in turn; the
   twin uses one ``Depends(..., scope="function")`` over ``pool.connection()``.
 
-The load generator keeps ``CLIENTS`` keep-alive connections busy with one request each
-(a bare asyncio protocol: it costs a fraction of the apps' CPU per request, and that cost is
-reported). For each pair of windows it takes pgmonkey's throughput over the twin's; the
-median of those per-pair ratios is judged (target: at least 0.97 for the realistic app) and
-printed with a distribution-free 95% confidence interval, its quartiles and range. Also per
-window: the CPU time per request of the app's processes (uvicorn and its workers, from
-``/proc``; Linux only), whose per-pair ratios are summarised the same way, and the load
-generator's own CPU per request.
+The load generator keeps ``CLIENTS`` keep-alive connections busy with one request each,
+opened once per app and spread evenly over its workers (a bare asyncio protocol: it costs a
+fraction of the apps' CPU per request, and that cost is reported). For each pair of windows
+it takes pgmonkey's throughput over the twin's; the median of those per-pair ratios is judged
+(target: at least 0.97 for the realistic app) and printed with a distribution-free 95%
+confidence interval, its quartiles and range. Also per window: the CPU time per request of
+the app's processes (uvicorn and its workers, from ``/proc``; Linux only), whose per-pair
+ratios are summarised the same way, and the load generator's own CPU per request.
 The result is reported as milliseconds per request (the twin's median, and pgmonkey's as
 the median ratio implies), so ``ratio`` is the inverse of the throughput ratio.
 
@@ -175,6 +175,14 @@ Conn = Tx = Annotated[AsyncConnection[TupleRow], Depends(get_conn, **scoped)]
     + ROUTES
 )
 
+# Added to every app: which worker serves a connection, to spread the load evenly.
+PID_ROUTE = """
+
+@app.get("/pid")
+async def pid() -> int:
+    return os.getpid()
+"""
+
 READ = [("GET", "/read/{}", 200)]
 MIXED = [("GET", "/read/{}", 200), ("POST", "/write/{}", 200), ("POST", "/fail/{}", 409)]
 
@@ -241,13 +249,13 @@ class Server:
     def __init__(
         self, directory: Path, module: str, source: str, cfg: dict[str, Any], workers: int
     ) -> None:
-        (directory / f"{module}.py").write_text(source)
+        (directory / f"{module}.py").write_text(source + PID_ROUTE)
         port = _free_port()
         env = {**os.environ, "BENCH_CONFIG": json.dumps(cfg)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port),
              "--workers", str(workers), "--app-dir", str(directory), "--no-access-log",
-             "--log-level", "warning"],
+             "--log-level", "warning", "--timeout-keep-alive", "300"],
             env=env,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
@@ -304,10 +312,18 @@ class _Load(asyncio.Protocol):
         self.expected = 0
         self.transport: asyncio.Transport | None = None
         self.done: asyncio.Future[None] | None = None
+        self.answer: asyncio.Future[bytes] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    async def ask(self, raw: bytes) -> bytes:
+        """Send one request outside any window; its response body."""
+        assert self.transport is not None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await self.answer
 
     def start(self, window: _Window) -> asyncio.Future[None]:
         """Send requests until the window's deadline; the future is set when the last is in."""
@@ -339,7 +355,12 @@ class _Load(asyncio.Protocol):
             length = int(head[marker + 15 :].split(b"\r\n", 1)[0]) if marker >= 0 else 0
             if len(self.buffer) < head_end + 4 + length:
                 return
+            body = self.buffer[head_end + 4 : head_end + 4 + length]
             self.buffer = self.buffer[head_end + 4 + length :]
+            if self.answer is not None:
+                self.answer.set_result(body)
+                self.answer = None
+                continue
             assert self.window is not None
             self.window.completed += 1
             if int(head[9:12]) != self.expected:
@@ -347,8 +368,9 @@ class _Load(asyncio.Protocol):
             self._send()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.done is not None and not self.done.done():
-            self.done.set_exception(exc or ConnectionError("server closed the connection"))
+        for waiter in (self.done, self.answer):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc or ConnectionError("server closed the connection"))
 
 
 class _Window:
@@ -383,8 +405,9 @@ class Sample:
 class _Loader:
     """Loads one server from :data:`CLIENTS` keep-alive connections, window by window.
 
-    Each window opens its own connections: with several workers, which worker accepts which
-    connection is decided anew each time, so an uneven split cannot favour one app all run.
+    The connections are opened once and spread evenly over the server's workers (each asks
+    ``/pid`` which worker serves it): left to the accept race, one worker can take most of
+    them, leaving the other idle and the throughput to chance.
     """
 
     def __init__(self, server: Server, requests: list[tuple[str, str, int]]) -> None:
@@ -392,22 +415,37 @@ class _Loader:
         self.requests = requests
         self.host, port = server.url.removeprefix("http://").split(":")
         self.port = int(port)
+        self.protocols: list[_Load] = []
+
+    async def open(self, workers: int) -> None:
+        """Open the connections, ``CLIENTS / workers`` served by each worker."""
+        loop = asyncio.get_running_loop()
+        per_worker = -(-CLIENTS // workers)
+        served: dict[bytes, int] = {}
+        ask = f"GET /pid HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: 0\r\n\r\n".encode()
+        for _ in range(50 * CLIENTS):
+            if len(self.protocols) == CLIENTS:
+                return
+            protocol = (await loop.create_connection(_Load, self.host, self.port))[1]
+            pid = await protocol.ask(ask)
+            if served.get(pid, 0) < per_worker:
+                served[pid] = served.get(pid, 0) + 1
+                self.protocols.append(protocol)
+            elif protocol.transport is not None:
+                protocol.transport.close()
+        raise RuntimeError(f"could not spread {CLIENTS} connections over {workers} workers")
+
+    def close(self) -> None:
+        for protocol in self.protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
 
     async def window(self, seconds: float) -> Sample:
         """Keep every connection busy for ``seconds``; the app's and the loader's costs."""
-        loop = asyncio.get_running_loop()
         cpu, loader_cpu = self.server.cpu_seconds(), time.process_time()
         start = time.perf_counter()
         window = _Window(self.requests, self.host, seconds)
-        protocols = [
-            (await loop.create_connection(_Load, self.host, self.port))[1] for _ in range(CLIENTS)
-        ]
-        try:
-            await asyncio.gather(*(protocol.start(window) for protocol in protocols))
-        finally:
-            for protocol in protocols:
-                if protocol.transport is not None:
-                    protocol.transport.close()
+        await asyncio.gather(*(protocol.start(window) for protocol in self.protocols))
         elapsed = time.perf_counter() - start
         if window.errors:
             raise RuntimeError(f"{len(window.errors)} failed requests: {window.errors[:3]}")
@@ -425,19 +463,24 @@ async def _measure(pair: Pair, cand: Server, base: Server) -> list[tuple[Sample,
     await _wait_ready(cand.url)
     await _wait_ready(base.url)
     loaders = _Loader(cand, pair.requests), _Loader(base, pair.requests)
-    for loader in loaders:
-        await loader.window(2.0)  # warm up (imports, pools, caches)
-    pairs: list[tuple[Sample, Sample]] = []
-    target = 1 / pair.target_ratio  # the least acceptable throughput ratio
-    while len(pairs) < ROUNDS or (
-        len(pairs) < MAX_ROUNDS and _undecided([c.rps / b.rps for c, b in pairs], target)
-    ):
-        i = len(pairs)
-        first, second = loaders if i % 2 else loaders[::-1]
-        one = await first.window(WINDOW_SECONDS)
-        two = await second.window(WINDOW_SECONDS)
-        pairs.append((one, two) if i % 2 else (two, one))
-    return pairs
+    try:
+        for loader in loaders:
+            await loader.open(pair.workers)
+            await loader.window(2.0)  # warm up (imports, pools, caches)
+        pairs: list[tuple[Sample, Sample]] = []
+        target = 1 / pair.target_ratio  # the least acceptable throughput ratio
+        while len(pairs) < ROUNDS or (
+            len(pairs) < MAX_ROUNDS and _undecided([c.rps / b.rps for c, b in pairs], target)
+        ):
+            i = len(pairs)
+            first, second = loaders if i % 2 else loaders[::-1]
+            one = await first.window(WINDOW_SECONDS)
+            two = await second.window(WINDOW_SECONDS)
+            pairs.append((one, two) if i % 2 else (two, one))
+        return pairs
+    finally:
+        for loader in loaders:
+            loader.close()
 
 
 def _undecided(ratios: list[float], target: float) -> bool:
