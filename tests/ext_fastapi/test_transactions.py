@@ -109,7 +109,7 @@ def test_one_connection_per_request(
 def _check_one_borrow_per_request(
     db: Database, client_factory: ClientFactory, app: FastAPI
 ) -> None:
-    """``/both/{i}`` (pool ``max_size=1``) answers twice on one connection; a 409 rolls both inserts back."""
+    """`/both/{i}` (pool `max_size=1`): one connection per request; a 409 rolls both back."""
     with client_factory(app) as client:
         for i in (1, 2):  # max_size=1: a second borrow would wait and time out
             pids = client.post(f"/both/{i}").json()
