@@ -1,24 +1,39 @@
 """FastAPI: pgmonkey-fastapi apps against hand-written psycopg_pool + lifespan twins.
 
-Each pair runs as two uvicorn servers (the same routes, the same pool sizes), loaded
-alternately (A-B-B-A rounds) by the same load generator (plain keep-alive sockets, so the
-servers, not the client, set the pace), so both see the same machine noise. Two pairs:
+Each pair runs as two uvicorn servers (the same routes, the same pool sizes). Only one of
+them is loaded at a time, in short windows of ``WINDOW_SECONDS`` (0.5 s), alternating
+A-B, B-A, ... for ``ROUNDS`` (50) pairs of windows: noise on the shared machine (other
+processes, CPU frequency, the table growing) then hits both apps alike within a pair. Two
+app pairs:
 
 * ``borrow + SELECT 1``: one worker, one route borrowing a connection (``pg.connection``).
 * ``realistic app``: two workers; a write in ``pg.depends_transaction()``, a read through
   ``pg.connection`` and a write that raises (409) after writing, requested in turn; the
   twin uses one ``Depends(..., scope="function")`` over ``pool.connection()``.
 
-Reported as milliseconds per request (the inverse of throughput); the targets are ratios
-against the twin. The server processes' CPU time per request is kept in the JSON too
-(Linux only): it is far less sensitive to a busy machine than throughput.
-``BENCH_FASTAPI_PAIRS=1`` runs only the second pair (indexes, comma-separated).
+The load generator keeps ``CLIENTS`` keep-alive connections busy with one request each,
+opened once per app and spread evenly over its workers (a bare asyncio protocol: it costs a
+fraction of the apps' CPU per request, and that cost is reported). For each pair of windows
+it takes pgmonkey's throughput over the twin's; the median of those per-pair ratios is judged
+(target: at least 0.97 for the realistic app) and printed with a distribution-free 95%
+confidence interval, its quartiles and range. Also per window: the CPU time per request of
+the app's processes (uvicorn and its workers, from ``/proc``; Linux only), whose per-pair
+ratios are summarised the same way, and the load generator's own CPU per request.
+The result is reported as milliseconds per request (the twin's median, and pgmonkey's as
+the median ratio implies), so ``ratio`` is the inverse of the throughput ratio.
+
+On a busy machine the per-pair ratios scatter widely; while the median's confidence interval
+still holds the target after ``ROUNDS`` pairs, more pairs are measured, up to ``MAX_ROUNDS``.
+
+``BENCH_FASTAPI_PAIRS=1`` runs only the second app pair (indexes, comma-separated);
+``BENCH_FASTAPI_WINDOW`` and ``BENCH_FASTAPI_ROUNDS`` change the window length and count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import socket
 import statistics
@@ -26,16 +41,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from _harness import Result
 
-CLIENTS = 64
-REQUESTS_PER_ROUND = 2000
-ROUNDS = 12
+CLIENTS = 32
+"""Connections kept busy by the load generator: more than each worker's pool (8) even when
+the workers accept them unevenly, so both workers stay saturated."""
+WINDOW_SECONDS = float(os.environ.get("BENCH_FASTAPI_WINDOW", "0.5"))
+"""Length of one measurement window (one app loaded alone)."""
+ROUNDS = int(os.environ.get("BENCH_FASTAPI_ROUNDS", "50"))
+"""Window pairs per app pair (A-B, then B-A, ...); the ratios' median is judged."""
+MAX_ROUNDS = 3 * ROUNDS
+"""More pairs, up to this many, while the median's 95% confidence interval holds the target."""
 
 SELECT_APP = """
 import json, os
@@ -155,6 +175,14 @@ Conn = Tx = Annotated[AsyncConnection[TupleRow], Depends(get_conn, **scoped)]
     + ROUTES
 )
 
+# Added to every app: which worker serves a connection, to spread the load evenly.
+PID_ROUTE = """
+
+@app.get("/pid")
+async def pid() -> int:
+    return os.getpid()
+"""
+
 READ = [("GET", "/read/{}", 200)]
 MIXED = [("GET", "/read/{}", 200), ("POST", "/write/{}", 200), ("POST", "/fail/{}", 409)]
 
@@ -201,39 +229,55 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        return (
+            sum(
+                int(Path(task, "schedstat").read_text().split()[0])
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            )
+            / 1e9
+        )
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 class Server:
     """One uvicorn server running ``source`` as module ``module``."""
 
     def __init__(
         self, directory: Path, module: str, source: str, cfg: dict[str, Any], workers: int
     ) -> None:
-        (directory / f"{module}.py").write_text(source)
+        (directory / f"{module}.py").write_text(source + PID_ROUTE)
         port = _free_port()
         env = {**os.environ, "BENCH_CONFIG": json.dumps(cfg)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port),
              "--workers", str(workers), "--app-dir", str(directory), "--no-access-log",
-             "--log-level", "warning"],
+             "--log-level", "warning", "--timeout-keep-alive", "300"],
             env=env,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server and its worker processes (0.0 off Linux)."""
-        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
+        """CPU time of the server and its worker processes, all threads (0.0 off Linux).
+
+        From ``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds on a CPU, exact), else from
+        ``/proc/<pid>/stat`` (user + system time, sampled at each clock tick: a window of
+        half a second would be off by several percent).
+        """
+        total = 0.0
         pending = [self.proc.pid]
         while pending:
             pid = pending.pop()
             try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
                 children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
+                total += _process_cpu_seconds(pid)
+            except OSError:  # gone, or not Linux
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
             pending.extend(int(child) for child in children)
-        return total / tick
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -254,77 +298,220 @@ async def _wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not become ready")
 
 
-async def _client(
-    host: str, port: int, requests: list[tuple[str, str, int]], take: Callable[[], int | None]
-) -> list[str]:
-    """One keep-alive HTTP/1.1 connection sending requests until ``take()`` says stop.
+class _Load(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection sending one request at a time in each window.
 
-    A plain socket client (status line, ``Content-Length`` body): an HTTP library would cost
-    more CPU per request than the apps under test, and the machine's cores are shared.
+    A bare protocol (status line and ``Content-Length``, request bytes prepared in advance):
+    an HTTP library, or even asyncio streams, would cost the shared cores more CPU per request
+    and leave less for the apps under test.
     """
-    reader, writer = await asyncio.open_connection(host, port)
-    errors: list[str] = []
-    try:
-        while (i := take()) is not None:
-            method, path, status = requests[i % len(requests)]
-            target = path.format(i)
-            writer.write(
-                f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
-                .encode()
-            )  # fmt: skip
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            length = next(
-                int(line.split(":", 1)[1])
-                for line in lines
-                if line.lower().startswith("content-length:")
-            )
-            await reader.readexactly(length)
-            got = int(lines[0].split()[1])
-            if got != status:
-                errors.append(f"{method} {target}: {got}")
-    finally:
-        writer.close()
-    return errors
+
+    def __init__(self) -> None:
+        self.window: _Window | None = None
+        self.buffer = b""
+        self.expected = 0
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.answer: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    async def ask(self, raw: bytes) -> bytes:
+        """Send one request outside any window; its response body."""
+        assert self.transport is not None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await self.answer
+
+    def start(self, window: _Window) -> asyncio.Future[None]:
+        """Send requests until the window's deadline; the future is set when the last is in."""
+        self.window = window
+        self.done = asyncio.get_running_loop().create_future()
+        self._send()
+        return self.done
+
+    def _send(self) -> None:
+        window = self.window
+        assert window is not None
+        assert self.transport is not None
+        assert self.done is not None
+        if time.perf_counter() >= window.deadline:
+            if not self.done.done():
+                self.done.set_result(None)
+            return
+        raw, self.expected = window.next_request()
+        self.transport.write(raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end]
+            marker = head.lower().find(b"content-length:")
+            length = int(head[marker + 15 :].split(b"\r\n", 1)[0]) if marker >= 0 else 0
+            if len(self.buffer) < head_end + 4 + length:
+                return
+            body = self.buffer[head_end + 4 : head_end + 4 + length]
+            self.buffer = self.buffer[head_end + 4 + length :]
+            if self.answer is not None:
+                self.answer.set_result(body)
+                self.answer = None
+                continue
+            assert self.window is not None
+            self.window.completed += 1
+            if int(head[9:12]) != self.expected:
+                self.window.errors.append(f"{head[:12]!r}: expected {self.expected}")
+            self._send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for waiter in (self.done, self.answer):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc or ConnectionError("server closed the connection"))
 
 
-async def _round(url: str, requests: list[tuple[str, str, int]], count: int) -> float:
-    """Requests per second for ``count`` requests (``requests`` in turn) from many clients."""
-    host, port = url.removeprefix("http://").split(":")
-    issued = 0
+class _Window:
+    """The requests of one measurement window (the routes in turn, ids counting up)."""
 
-    def take() -> int | None:
-        nonlocal issued
-        if issued >= count:
-            return None
-        issued += 1
-        return issued - 1
+    def __init__(self, requests: list[tuple[str, str, int]], host: str, seconds: float):
+        self.requests = [
+            (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n", status)
+            for method, path, status in requests
+        ]
+        self.deadline = time.perf_counter() + seconds
+        self.issued = 0
+        self.completed = 0
+        self.errors: list[str] = []
 
-    start = time.perf_counter()
-    results = await asyncio.gather(
-        *(_client(host, int(port), requests, take) for _ in range(CLIENTS))
-    )
-    elapsed = time.perf_counter() - start
-    errors = [e for result in results for e in result]
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed requests against {url}: {errors[:3]}")
-    return count / elapsed
+    def next_request(self) -> tuple[bytes, int]:
+        template, status = self.requests[self.issued % len(self.requests)]
+        self.issued += 1
+        return template.replace("{}", str(self.issued % 2000)).encode(), status
 
 
-async def _measure(pair: Pair, cand: Server, base: Server) -> dict[str, list[float]]:
-    """Requests per second and CPU ms per request of both apps, round after round."""
+@dataclass
+class Sample:
+    """What one window measured for one app."""
+
+    requests: int
+    rps: float
+    cpu_ms: float  # the app's processes (server + workers), CPU ms per request
+    loader_cpu_ms: float  # the load generator's own CPU ms per request
+
+
+class _Loader:
+    """Loads one server from :data:`CLIENTS` keep-alive connections, window by window.
+
+    The connections are opened once and spread evenly over the server's workers (each asks
+    ``/pid`` which worker serves it): left to the accept race, one worker can take most of
+    them, leaving the other idle and the throughput to chance.
+    """
+
+    def __init__(self, server: Server, requests: list[tuple[str, str, int]]) -> None:
+        self.server = server
+        self.requests = requests
+        self.host, port = server.url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.protocols: list[_Load] = []
+
+    async def open(self, workers: int) -> None:
+        """Open the connections, ``CLIENTS / workers`` served by each worker."""
+        loop = asyncio.get_running_loop()
+        per_worker = -(-CLIENTS // workers)
+        served: dict[bytes, int] = {}
+        ask = f"GET /pid HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: 0\r\n\r\n".encode()
+        for _ in range(50 * CLIENTS):
+            if len(self.protocols) == CLIENTS:
+                return
+            protocol = (await loop.create_connection(_Load, self.host, self.port))[1]
+            pid = await protocol.ask(ask)
+            if served.get(pid, 0) < per_worker:
+                served[pid] = served.get(pid, 0) + 1
+                self.protocols.append(protocol)
+            elif protocol.transport is not None:
+                protocol.transport.close()
+        raise RuntimeError(f"could not spread {CLIENTS} connections over {workers} workers")
+
+    def close(self) -> None:
+        for protocol in self.protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+    async def window(self, seconds: float) -> Sample:
+        """Keep every connection busy for ``seconds``; the app's and the loader's costs."""
+        cpu, loader_cpu = self.server.cpu_seconds(), time.process_time()
+        start = time.perf_counter()
+        window = _Window(self.requests, self.host, seconds)
+        await asyncio.gather(*(protocol.start(window) for protocol in self.protocols))
+        elapsed = time.perf_counter() - start
+        if window.errors:
+            raise RuntimeError(f"{len(window.errors)} failed requests: {window.errors[:3]}")
+        n = window.completed
+        return Sample(
+            requests=n,
+            rps=n / elapsed,
+            cpu_ms=(self.server.cpu_seconds() - cpu) * 1000 / n,
+            loader_cpu_ms=(time.process_time() - loader_cpu) * 1000 / n,
+        )
+
+
+async def _measure(pair: Pair, cand: Server, base: Server) -> list[tuple[Sample, Sample]]:
+    """``(pgmonkey, twin)`` samples of adjacent windows, in A-B-B-A order."""
     await _wait_ready(cand.url)
     await _wait_ready(base.url)
-    for server in (cand, base):  # warm up both
-        await _round(server.url, pair.requests, REQUESTS_PER_ROUND // 4)
-    out: dict[str, list[float]] = {"cand": [], "base": [], "cand_cpu": [], "base_cpu": []}
-    for i in range(ROUNDS):
-        order = [(cand, "cand"), (base, "base")]
-        for server, key in order if i % 2 else reversed(order):
-            cpu = server.cpu_seconds()
-            out[key].append(await _round(server.url, pair.requests, REQUESTS_PER_ROUND))
-            out[f"{key}_cpu"].append((server.cpu_seconds() - cpu) * 1000 / REQUESTS_PER_ROUND)
-    return out
+    loaders = _Loader(cand, pair.requests), _Loader(base, pair.requests)
+    try:
+        for loader in loaders:
+            await loader.open(pair.workers)
+            await loader.window(2.0)  # warm up (imports, pools, caches)
+        pairs: list[tuple[Sample, Sample]] = []
+        target = 1 / pair.target_ratio  # the least acceptable throughput ratio
+        while len(pairs) < ROUNDS or (
+            len(pairs) < MAX_ROUNDS and _undecided([c.rps / b.rps for c, b in pairs], target)
+        ):
+            i = len(pairs)
+            first, second = loaders if i % 2 else loaders[::-1]
+            one = await first.window(WINDOW_SECONDS)
+            two = await second.window(WINDOW_SECONDS)
+            pairs.append((one, two) if i % 2 else (two, one))
+        return pairs
+    finally:
+        for loader in loaders:
+            loader.close()
+
+
+def _undecided(ratios: list[float], target: float) -> bool:
+    """Whether the median's 95% confidence interval still straddles ``target``."""
+    spread = _spread(ratios)
+    return spread["ci95_low"] < target < spread["ci95_high"]
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, a distribution-free 95% confidence interval of it, quartiles and range."""
+    ordered = sorted(values)
+    n = len(ordered)
+    q1, median, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    k = max(0, math.floor((n - 1.96 * math.sqrt(n)) / 2))  # order statistics around the median
+    return {
+        "median": median,
+        "ci95_low": ordered[k],
+        "ci95_high": ordered[n - 1 - k],
+        "q1": q1,
+        "q3": q3,
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+def _describe(spread: dict[str, float]) -> str:
+    return (
+        f"median {spread['median']:.3f} (95% CI {spread['ci95_low']:.3f}-"
+        f"{spread['ci95_high']:.3f}; quartiles {spread['q1']:.3f}-{spread['q3']:.3f}; "
+        f"range {spread['min']:.3f}-{spread['max']:.3f})"
+    )
 
 
 def _run_pair(pair: Pair, cfg: dict[str, Any]) -> Result:
@@ -334,36 +521,43 @@ def _run_pair(pair: Pair, cfg: dict[str, Any]) -> Result:
         try:
             servers.append(Server(directory, "bench_cand", pair.candidate, cfg, pair.workers))
             servers.append(Server(directory, "bench_base", pair.baseline, cfg, pair.workers))
-            m = asyncio.run(_measure(pair, *servers))
+            samples = asyncio.run(_measure(pair, *servers))
         finally:
             for server in servers:
                 server.stop()
-    # Each round pairs two adjacent measurements (ABBA order cancels drift); the median of the
+    # Each round pairs two adjacent windows (A-B-B-A order cancels drift); the median of the
     # per-pair ratios is far less sensitive to a busy machine than a ratio of medians.
-    base_rps = statistics.median(m["base"])
-    pair_ratio = statistics.median(b / c for c, b in zip(m["cand"], m["base"], strict=True))
-    cand_rps = base_rps / pair_ratio
-    cpu_ratio = statistics.median(
-        c / b for c, b in zip(m["cand_cpu"], m["base_cpu"], strict=True) if b
-    ) if any(m["base_cpu"]) else None  # fmt: skip
+    throughput = _spread([c.rps / b.rps for c, b in samples])
+    cpu = _spread([c.cpu_ms / b.cpu_ms for c, b in samples]) if samples[0][1].cpu_ms else None
+    base_rps = statistics.median(b.rps for _, b in samples)
+    loader_cpu = statistics.median(s.loader_cpu_ms for p in samples for s in p)
+    print(f"     {len(samples)} window pairs of {WINDOW_SECONDS:g} s; pgmonkey / twin per pair:")
+    print(f"     throughput   {_describe(throughput)}")
+    if _undecided([c.rps / b.rps for c, b in samples], 1 / pair.target_ratio):
+        print(f"     (the interval holds the target {1 / pair.target_ratio:.3f}: a busy machine)")
+    if cpu is not None:
+        print(f"     CPU/request  {_describe(cpu)}")
+    print(f"     load generator: {loader_cpu:.3f} CPU ms/request", flush=True)
     return Result(
         case=pair.case,
         metric="ms/request",
-        candidate=1000.0 / cand_rps,
+        # The twin's median throughput, and pgmonkey's as the median per-pair ratio says.
+        candidate=1000.0 / (base_rps * throughput["median"]),
         baseline_name=pair.baseline_name,
         baseline=1000.0 / base_rps,
         target_ratio=pair.target_ratio,
         extra={
-            "pgmonkey_rps": m["cand"],
-            "baseline_rps": m["base"],
-            "pgmonkey_cpu_ms_per_request": m["cand_cpu"],
-            "baseline_cpu_ms_per_request": m["base_cpu"],
-            "cpu_ratio_median": cpu_ratio,
-            "throughput_ratio": 1 / pair_ratio,
+            "throughput_ratio": throughput,
+            "cpu_per_request_ratio": cpu,
+            "pgmonkey_rps": [c.rps for c, _ in samples],
+            "baseline_rps": [b.rps for _, b in samples],
+            "pgmonkey_cpu_ms_per_request": [c.cpu_ms for c, _ in samples],
+            "baseline_cpu_ms_per_request": [b.cpu_ms for _, b in samples],
+            "load_generator_cpu_ms_per_request": [s.loader_cpu_ms for p in samples for s in p],
             "workers": pair.workers,
             "clients": CLIENTS,
-            "requests_per_round": REQUESTS_PER_ROUND,
-            "rounds": ROUNDS,
+            "window_seconds": WINDOW_SECONDS,
+            "rounds": len(samples),
         },
     )
 

@@ -1,6 +1,7 @@
 """Commit timing, rollbacks and one connection per request, async and sync flavours."""
 
 import asyncio
+import inspect
 import time
 from typing import Annotated, Any
 
@@ -105,6 +106,20 @@ def test_one_connection_per_request(
         assert app.state.pgmonkey["default"].max_size == 1
 
 
+def _check_one_borrow_per_request(
+    db: Database, client_factory: ClientFactory, app: FastAPI
+) -> None:
+    """`/both/{i}` (pool `max_size=1`): one connection per request; a 409 rolls both back."""
+    with client_factory(app) as client:
+        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
+            pids = client.post(f"/both/{i}").json()
+            assert len(pids) == 2
+            assert pids[0] == pids[1]
+        assert client.post("/both/3", params={"fail": True}).status_code == 409
+    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
+    assert db.sessions("idle in transaction") == 0
+
+
 def test_transaction_first_shares_its_connection(
     db: Database, client_factory: ClientFactory
 ) -> None:
@@ -127,14 +142,7 @@ def test_transaction_first_shares_its_connection(
         pids = [await (await c.execute("SELECT pg_backend_pid()")).fetchone() for c in (tx, conn)]
         return [row[0] for row in pids if row is not None]
 
-    with client_factory(app) as client:
-        for i in (1, 2):  # max_size=1: a second borrow would wait and time out
-            pids = client.post(f"/both/{i}").json()
-            assert len(pids) == 2
-            assert pids[0] == pids[1]
-        assert client.post("/both/3", params={"fail": True}).status_code == 409
-    assert db.items() == [(1, "tx"), (2, "tx"), (101, "conn"), (102, "conn")]
-    assert db.sessions("idle in transaction") == 0
+    _check_one_borrow_per_request(db, client_factory, app)
 
 
 def test_override_with_parameters_is_refused_clearly(
@@ -195,6 +203,69 @@ def test_dependency_overrides(db: Database, client_factory: ClientFactory) -> No
         assert db.query(lingering) == [(0,)]
     assert seen == ["borrowed", "borrowed"]
     assert db.items() == [(1, "conn"), (2, "plain")]
+
+
+@pytest.mark.parametrize("kind", ["generator", "async generator"])
+def test_dependency_overrides_sync(db: Database, client_factory: ClientFactory, kind: str) -> None:
+    """``connection_type="pool"``: an override of ``pg.connection`` feeds the transaction too.
+
+    The sync transaction is one dependency (not built on ``pg.connection``, which would cost
+    two more thread hand-offs per request), so it runs the override itself: a sync one in its
+    worker thread, an async one on the app's event loop.
+    """
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    pg: PGMonkeyFastAPI[Any] = PGMonkeyFastAPI(db.config, "pool")
+    app = APPS["pool"](pg)
+    seen: list[str] = []
+    conninfo = make_conninfo("", **{**db.config["connection_settings"], "application_name": "ov"})
+
+    def own_connection() -> Any:
+        with psycopg.Connection.connect(conninfo) as conn:
+            seen.append("borrowed")
+            yield conn
+
+    async def own_connection_async() -> Any:
+        with psycopg.Connection.connect(conninfo) as conn:
+            seen.append("borrowed")
+            yield conn
+
+    override = own_connection if kind == "generator" else own_connection_async
+    app.dependency_overrides[pg.connection_for("default")] = override
+    with client_factory(app, raise_server_exceptions=False) as client:
+        assert client.post("/conn/1").status_code == 200
+        assert client.post("/plain/2").status_code == 200
+        assert client.post("/tx/4", params={"fail": "409"}).status_code == 409
+        assert db.sessions("idle in transaction") == 0
+    assert seen == ["borrowed"] * 3
+    assert db.items() == [(1, "conn"), (2, "plain")]
+
+
+def test_sync_transaction_first_shares_its_connection(
+    db: Database, client_factory: ClientFactory
+) -> None:
+    """Sync flavour: one borrow per request whichever dependency runs first."""
+    pg = PGMonkeyFastAPI(db.config_with(min_size=1, max_size=1, timeout=3), "pool")
+    app = FastAPI()
+    pg.init_app(app)
+    # One dependency each: the transaction does not depend on pg.connection.
+    assert list(inspect.signature(pg.transaction).parameters) == ["request"]
+
+    @app.post("/both/{i}")
+    def both(
+        i: int,
+        tx: Annotated[Any, pg.depends_transaction()],
+        conn: Annotated[Any, Depends(pg.connection)],
+        fail: bool = False,
+    ) -> list[int]:
+        tx.execute("INSERT INTO items VALUES (%s, 'tx')", (i,))
+        conn.execute("INSERT INTO items VALUES (%s, 'conn')", (i + 100,))
+        if fail:
+            raise HTTPException(status_code=409)
+        return [c.execute("SELECT pg_backend_pid()").fetchone()[0] for c in (tx, conn)]
+
+    _check_one_borrow_per_request(db, client_factory, app)
 
 
 def test_pool_dependency(db: Database, client_factory: ClientFactory) -> None:

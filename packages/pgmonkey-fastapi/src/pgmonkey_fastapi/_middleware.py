@@ -34,18 +34,29 @@ class CommitBeforeResponseMiddleware:
     def __init__(self, app: Callable[[_Scope, _Receive, _Send], Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
-        """Run the app, committing the pending transactions at ``http.response.start``."""
+    def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> Awaitable[None]:
+        """Run the app, committing the pending transactions at ``http.response.start``.
+
+        A plain function returning the app's awaitable (and a ``send`` that returns the
+        server's own awaitable when there is nothing to commit): no coroutine frame of ours
+        stays in the request's await chain, which every suspension would have to cross.
+        """
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         pending: list[Callable[[], Awaitable[None]]] = []
         scope[PENDING_KEY] = pending
 
-        async def send_after_commit(message: _Message) -> None:
+        def send_after_commit(message: _Message) -> Awaitable[None]:
             if pending and message["type"] == "http.response.start":
-                while pending:
-                    await pending.pop(0)()
-            await send(message)
+                return _commit_then_send(pending, send, message)
+            return send(message)
 
-        await self.app(scope, receive, send_after_commit)
+        return self.app(scope, receive, send_after_commit)
+
+
+async def _commit_then_send(
+    pending: list[Callable[[], Awaitable[None]]], send: _Send, message: _Message
+) -> None:
+    while pending:
+        await pending.pop(0)()
+    await send(message)

@@ -81,7 +81,8 @@ async def borrow_async(
     conn = await pool.getconn()
     try:
         yield conn
-        await conn.commit()
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:  # else nothing to commit
+            await conn.commit()
     finally:
         if not shield:
             await _give_back_async(pool, conn)
@@ -102,7 +103,8 @@ def borrow_sync(pool: ConnectionPool[Any]) -> Iterator[Connection[Any]]:
     conn = pool.getconn()
     try:
         yield conn
-        conn.commit()
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+            conn.commit()
     finally:
         if conn.pgconn.transaction_status != TransactionStatus.IDLE:
             _discard_sync(conn)
