@@ -179,8 +179,9 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.cleanup:
         return _cleanup(args)
+    # An empty value is given (and refused later, saying why); only an absent flag is missing.
     missing = [
-        f for f, v in (("--import-file", args.import_file), ("--table", args.table)) if not v
+        f for f, v in (("--import-file", args.import_file), ("--table", args.table)) if v is None
     ]
     if missing:
         raise TransferUsageError(f"the following arguments are required: {', '.join(missing)}")
