@@ -130,7 +130,7 @@ def tests(session: nox.Session, package: str) -> None:
 
 # The extensions are tested across Python 3.10-3.13 through their framework matrices.
 # Each entry: (python, framework requirement, psycopg requirements, run slow tests too).
-OLDEST_PSYCOPG = ["psycopg[binary]==3.1.13", "psycopg-pool==3.2.0"]
+OLDEST_PSYCOPG = ["psycopg[binary]==3.1.12", "psycopg-pool==3.2.0"]
 NEWEST_PSYCOPG = ["psycopg[binary]", "psycopg-pool"]
 FLASK_MATRIX = [
     ("3.10", "Flask==2.3.*", OLDEST_PSYCOPG, False),
