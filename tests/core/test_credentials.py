@@ -100,7 +100,16 @@ def test_secret_file_rewritten_in_place_is_reread(
 
 
 @pytest.mark.parametrize(
-    ("content", "reason"), [(b"", "is empty"), (b"\xff\xfe", "is not UTF-8 text")]
+    ("content", "reason"),
+    [
+        (b"", "is empty"),
+        (b"\xff\xfe", "is not UTF-8 text"),
+        (
+            b"new\x00secret",
+            "contains a NUL character (\\0), which cannot be sent to PostgreSQL: "
+            "libpq would cut the value short there",
+        ),
+    ],
 )
 def test_rotated_file_that_became_unusable_names_file_and_key(
     rot: _rotation.SecretFileRole, content: bytes, reason: str

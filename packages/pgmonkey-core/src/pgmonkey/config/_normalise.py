@@ -28,6 +28,7 @@ from pgmonkey.config._interpolate import (
 from pgmonkey.config._loader import Marks
 from pgmonkey.config._provider import ProviderImportError, load_provider
 from pgmonkey.config._redact import redact_text
+from pgmonkey.config._secret_file import NUL_MESSAGE
 from pgmonkey.config._sensitive import is_sensitive_key
 from pgmonkey.config._warn import ConfigHint, UnknownConfigKeyWarning, warn
 from pgmonkey.errors import ConfigError, ConfigValidationError, EnvInterpolationError, key_text
@@ -44,10 +45,6 @@ _MAX_DIGITS = 18
 # Unknown top-level keys at least this close to a section name are reported as typos.
 _SECTION_TYPO_CUTOFF = 0.8
 _SHOWN_REFERENCE = 60
-_NUL_MESSAGE = (
-    "contains a NUL character (\\0), which cannot be sent to PostgreSQL: libpq would cut the "
-    "value short there"
-)
 
 _DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -368,7 +365,7 @@ class Normaliser:
         else:
             literal = True
         if isinstance(raw, str) and "\0" in raw:
-            self.error(_from(_NUL_MESSAGE, origins), path)
+            self.error(_from(NUL_MESSAGE, origins), path)
             return None
         if self.interpolator is None and self._unresolved(raw, path, typed=convert in _TYPED):
             return raw

@@ -21,6 +21,7 @@ from pgmonkey.config._loader import read_file_bytes
 from pgmonkey.errors import ConfigFileError, EnvInterpolationError
 
 __all__ = [
+    "NUL_MESSAGE",
     "FileIdentity",
     "FileSecret",
     "dotted",
@@ -28,6 +29,12 @@ __all__ = [
     "read_secret_text",
     "secret_file_error",
 ]
+
+#: Why a value holding NUL is refused, at loading and when a rotated secret file is re-read.
+NUL_MESSAGE = (
+    "contains a NUL character (\\0), which cannot be sent to PostgreSQL: libpq would cut the "
+    "value short there"
+)
 
 #: (st_dev, st_ino, st_size, st_mtime_ns) of a secret file, or None when it could not be read.
 FileIdentity = tuple[int, int, int, int] | None
@@ -164,9 +171,11 @@ class FileSecret(str):
             except ConfigFileError as exc:
                 raise secret_file_error(exc, self.target, self.key_path, key) from None
             text = _text_of(raw)
-            if not text:
+            # The same refusals as when the configuration was loaded.
+            problem = "is empty" if not text else NUL_MESSAGE if "\0" in text else None
+            if problem is not None:
                 raise EnvInterpolationError(
-                    f"secret file '{self.target}' is empty "
+                    f"secret file '{self.target}' {problem} "
                     f"(referenced by config key '{key}' via from_file)",
                     key_path=self.key_path,
                 )
