@@ -176,6 +176,34 @@ def test_invalid_config_is_refused(run_pgmonkey: Any, write_config: Any) -> None
     assert result.stdout == ""
 
 
+def test_credential_provider_needs_the_pgmonkey_program(
+    run_pgmonkey: Any, pg_server: Any, tmp_path: Path, write_config: Any
+) -> None:
+    """A psycopg program cannot call pgmonkey's provider: refused, not silently dropped."""
+    password = pg_server.config()["connection_settings"]["password"]
+    (tmp_path / "provide_pw.py").write_text(
+        f"def password(settings):\n    return {password!r}\n", encoding="utf-8"
+    )
+    cfg = pg_server.config(password=None)
+    cfg["connection_settings"]["credential_provider"] = "provide_pw:password"
+    path = write_config(cfg)
+    env = {"PYTHONPATH": str(tmp_path)}
+    result = run_pgmonkey(
+        "pgconfig", "generate-code", "--connconfig", str(path), "--library", "psycopg", env=env
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "connection_settings.credential_provider" in result.stderr
+    assert "--library pgmonkey" in result.stderr
+    assert password not in result.stderr
+
+    result = run_pgmonkey("pgconfig", "generate-code", "--connconfig", str(path), env=env)
+    assert result.returncode == 0, result.stderr
+    run = _run_program(result.stdout, tmp_path, "provider", **env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "(1,)"
+
+
 # YAML 1.1 would read these unquoted values as 83, True, 90 and False; pgmonkey (and so every
 # generated program) reads them as the text written.
 YAML11_CONFIG = """\

@@ -136,10 +136,19 @@ def _sort_imports(block: str) -> str:
 
 def generate_code(args: argparse.Namespace) -> int:
     """Validate ``args.connconfig`` and print the requested program on stdout."""
+    from pgmonkey.errors import ConfigError
+
     from pgmonkey_cli._options import load_config_from_args, selected_connection_type
 
     cfg = load_config_from_args(args, resolved=False)
     connection_type = selected_connection_type(args, cfg)
+    if args.library == "psycopg" and cfg["connection_settings"].get("credential_provider"):
+        raise ConfigError(
+            "a credential provider is called by pgmonkey for each new connection; a plain "
+            "psycopg program cannot call it. Generate the program with --library pgmonkey",
+            source=args.connconfig,
+            key_path=("connection_settings", "credential_provider"),
+        )
     print(
         render(
             connection_type,
