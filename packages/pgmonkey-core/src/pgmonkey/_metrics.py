@@ -225,7 +225,6 @@ class PoolMetrics:
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
         waiting: The callers waiting for an unpooled connection's block in progress.
-        borrowed: When each connection borrowed from the pool was handed out, by ``id()``.
     """
 
     __slots__ = (
@@ -237,7 +236,6 @@ class PoolMetrics:
         "_wait",
         "_waits",
         "attributes",
-        "borrowed",
         "idle_attributes",
         "used_attributes",
         "waiting",
@@ -255,7 +253,6 @@ class PoolMetrics:
         self._waits: deque[float] = deque()
         self._uses: deque[float] = deque()
         self.waiting: set[Hashable] = set()
-        self.borrowed: dict[int, float] = {}
 
     def bind(self, pool: Any) -> None:
         """Name the points after ``pool.name`` and let the observable instruments read it."""
@@ -297,6 +294,30 @@ class PoolMetrics:
         else:
             await lock.acquire()
         return start
+
+    def lent(self, conn: Any, start: float) -> None:
+        """Note that the pool lends ``conn`` now, to a borrow that began at ``start``.
+
+        The time it is lent is kept on the connection (``pgmonkey_lent_at``, see
+        :class:`~pgmonkey.connections.PooledConnection`) for :meth:`returned`.
+        """
+        conn.pgmonkey_lent_at = now = perf_counter()
+        waits = self._waits
+        if len(waits) < BUFFERED:
+            waits.append(now - start)
+        else:
+            self._wait(now - start, self.attributes)
+
+    def returned(self, conn: Any) -> None:
+        """Record how long ``conn``, given back to the pool now, was held (once per loan)."""
+        lent = conn.pgmonkey_lent_at
+        if lent:
+            conn.pgmonkey_lent_at = 0.0
+            uses = self._uses
+            if len(uses) < BUFFERED:
+                uses.append(perf_counter() - lent)
+            else:
+                self._use(perf_counter() - lent, self.attributes)
 
     def waited(self, seconds: float) -> None:
         """Record the time a borrow waited for a connection (at the next collection)."""
