@@ -198,7 +198,10 @@ class _Instruments:
                 yield recorder, stats
 
     def _count(self, _options: Any) -> Iterator[Any]:
-        for recorder, _read in list(self.sources.values()):
+        # Runs first at each collection: a reader exists, so dormant recorders start timing.
+        for source, (recorder, _read) in list(self.sources.items()):
+            if not recorder.live:
+                recorder.wake(source)
             recorder.flush()
         for recorder, stats in self._open_sources():
             idle = stats.get("pool_available", 0)
@@ -222,14 +225,21 @@ def _pool_stats(pool: Any) -> Stats:
 class PoolMetrics:
     """What one pool (or unpooled connection) records: waits, use times, creations, timeouts.
 
+    A recorder made while the application has set up no MeterProvider is *dormant*: its pool
+    is psycopg_pool's own class and its blocks time nothing, so metrics cost nothing. The
+    first collection (a MeterProvider set up since then, and its reader collecting) wakes it:
+    from then on it times every borrow.
+
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
         waiting: The callers waiting for an unpooled connection's block in progress.
+        live: Whether its borrows are timed (``False``: dormant).
     """
 
     __slots__ = (
         "_create",
         "_instruments",
+        "_timed_class",
         "_timeouts",
         "_use",
         "_uses",
@@ -237,12 +247,15 @@ class PoolMetrics:
         "_waits",
         "attributes",
         "idle_attributes",
+        "live",
         "used_attributes",
         "waiting",
     )
 
-    def __init__(self, instruments: _Instruments) -> None:
+    def __init__(self, instruments: _Instruments, *, live: bool = True) -> None:
         self._instruments = instruments
+        self.live = live
+        self._timed_class: type | None = None
         self.attributes: dict[str, str] = {}
         self.idle_attributes: dict[str, str] = {}
         self.used_attributes: dict[str, str] = {}
@@ -254,8 +267,15 @@ class PoolMetrics:
         self._uses: deque[float] = deque()
         self.waiting: set[Hashable] = set()
 
-    def bind(self, pool: Any) -> None:
-        """Name the points after ``pool.name`` and let the observable instruments read it."""
+    def bind(self, pool: Any, timed_class: type) -> None:
+        """Name the points after ``pool.name`` and let the observable instruments read it.
+
+        Args:
+            pool: A psycopg_pool pool: of ``timed_class`` when :attr:`live`, else of its
+                parent class, psycopg_pool's own, until :meth:`wake` changes its class.
+            timed_class: pgmonkey's subclass that times the borrows.
+        """
+        self._timed_class = timed_class
         self._register(pool, str(pool.name), _pool_stats)
         with _lock:
             _by_pool[pool] = self
@@ -266,6 +286,16 @@ class PoolMetrics:
         self.used_attributes = {**self.attributes, STATE: "used"}
         with _lock:
             self._instruments.sources[source] = (self, read)
+
+    def wake(self, source: Any) -> None:
+        """Start timing the borrows of ``source``, the pool or connection this one records.
+
+        A dormant pool becomes an instance of the timed class; a borrow it lent before is not
+        timed when it comes back.
+        """
+        if self._timed_class is not None and not isinstance(source, self._timed_class):
+            source.__class__ = self._timed_class
+        self.live = True
 
     def acquire(self, lock: threading.Lock, me: Hashable) -> float:
         """Take an unpooled connection's ``lock``, counted as pending while it waits.
@@ -371,7 +401,18 @@ def attach(enabled: bool) -> PoolMetrics | None:
         if not found:
             found.append(_Instruments(api, provider))
             _instruments.append((provider, found[0]))
-    return PoolMetrics(found[0])
+    return PoolMetrics(found[0], live=provider is not None or not _no_provider_yet(api))
+
+
+def _no_provider_yet(api: Any) -> bool:
+    """Whether the global MeterProvider is still opentelemetry-api's placeholder.
+
+    The API hands out a proxy provider until the application sets one; its instruments drop
+    every value, and become real ones when a provider is set. The API offers no public test
+    for it, hence the class name (a renamed class makes every recorder live: correct, only
+    not free).
+    """
+    return type(api.get_meter_provider()).__name__ == "_ProxyMeterProvider"
 
 
 def attach_connection(owner: Any, enabled: bool) -> PoolMetrics | None:

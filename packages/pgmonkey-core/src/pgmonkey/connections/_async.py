@@ -180,8 +180,8 @@ class AsyncConnection(_AsyncBlocks):
             return conn
         lock = self._bind()
         metrics = self._metrics
-        start = 0.0
-        if metrics is None:
+        if metrics is None or not metrics.live:
+            metrics = None
             await lock.acquire()
         else:
             start = await metrics.acquire_async(lock, me)
@@ -190,7 +190,7 @@ class AsyncConnection(_AsyncBlocks):
         except BaseException:
             lock.release()
             raise
-        borrowed = 0.0
+        borrowed = 0.0  # when the block got the connection; 0.0: not timed
         if metrics is not None:
             borrowed = perf_counter()
             metrics.waited(borrowed - start)
@@ -221,7 +221,7 @@ class AsyncConnection(_AsyncBlocks):
                 self._conn = None
             if self._lock is not None:
                 self._lock.release()
-            if self._metrics is not None:
+            if borrowed and self._metrics is not None:
                 self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 await self._aclose_quietly()

@@ -144,8 +144,8 @@ class Connection(_SyncBlocks):
             self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
         metrics = self._metrics
-        start = 0.0
-        if metrics is None:
+        if metrics is None or not metrics.live:
+            metrics = None
             self._lock.acquire()
         else:
             start = metrics.acquire(self._lock, me)
@@ -154,7 +154,7 @@ class Connection(_SyncBlocks):
         except BaseException:
             self._lock.release()
             raise
-        borrowed = 0.0
+        borrowed = 0.0  # when the block got the connection; 0.0: not timed
         if metrics is not None:
             borrowed = perf_counter()
             metrics.waited(borrowed - start)
@@ -179,7 +179,7 @@ class Connection(_SyncBlocks):
             if conn.closed or conn.broken:
                 self._conn = None if self._conn is conn else self._conn
             self._lock.release()
-            if self._metrics is not None:
+            if borrowed and self._metrics is not None:
                 self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 self._close_quietly()

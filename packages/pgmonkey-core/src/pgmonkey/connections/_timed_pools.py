@@ -3,7 +3,8 @@
 The pools pgmonkey opens with metrics on are these subclasses, so every borrow is timed
 wherever it comes from: pgmonkey's ``with pool`` blocks, the framework extensions, and the
 application's own ``pool.connection()`` or ``getconn()``/``putconn()``. A pool with metrics
-off is psycopg_pool's own class, untouched.
+off is psycopg_pool's own class, untouched, and so is a pool with metrics on while no
+MeterProvider is set up, until the first collection (see :class:`~pgmonkey._metrics.PoolMetrics`).
 
 A borrow costs two ``perf_counter()`` calls in ``getconn`` and one in ``putconn``, and one
 call of the recorder each (see :meth:`~pgmonkey._metrics.PoolMetrics.lent`): the time it was
@@ -74,20 +75,26 @@ class TimedAsyncConnectionPool(AsyncConnectionPool[Any]):
 
 
 def new_pool(metrics: PoolMetrics | None, **kwargs: Any) -> ConnectionPool[Any]:
-    """A closed ``ConnectionPool`` built with ``kwargs``, timed when ``metrics`` is given."""
+    """A closed ``ConnectionPool`` built with ``kwargs``, timed when ``metrics`` is live.
+
+    A dormant recorder's pool is psycopg_pool's class until the recorder wakes.
+    """
     if metrics is None:
         return ConnectionPool(**kwargs)
-    pool = TimedConnectionPool(**kwargs)
-    pool.pgmonkey_metrics = metrics
-    metrics.bind(pool)
+    pool = (TimedConnectionPool if metrics.live else ConnectionPool)(**kwargs)
+    pool.pgmonkey_metrics = metrics  # type: ignore[attr-defined]
+    metrics.bind(pool, TimedConnectionPool)
     return pool
 
 
 def new_async_pool(metrics: PoolMetrics | None, **kwargs: Any) -> AsyncConnectionPool[Any]:
-    """A closed ``AsyncConnectionPool`` built with ``kwargs``, timed when ``metrics`` is given."""
+    """A closed ``AsyncConnectionPool`` built with ``kwargs``, timed when ``metrics`` is live.
+
+    A dormant recorder's pool is psycopg_pool's class until the recorder wakes.
+    """
     if metrics is None:
         return AsyncConnectionPool(**kwargs)
-    pool = TimedAsyncConnectionPool(**kwargs)
-    pool.pgmonkey_metrics = metrics
-    metrics.bind(pool)
+    pool = (TimedAsyncConnectionPool if metrics.live else AsyncConnectionPool)(**kwargs)
+    pool.pgmonkey_metrics = metrics  # type: ignore[attr-defined]
+    metrics.bind(pool, TimedAsyncConnectionPool)
     return pool
