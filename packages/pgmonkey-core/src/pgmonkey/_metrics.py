@@ -3,7 +3,9 @@
 pgmonkey is an instrumentation library: it uses ``opentelemetry-api`` only (the optional extra
 ``pgmonkey-core[otel]``) and reports to the MeterProvider the application configured. When the
 API is not installed, or the configuration says ``metrics: false`` (top level, or a pool
-section's own key), no instrument is created and a block costs one ``None`` check.
+section's own key), no instrument is created and a block costs one ``None`` check. While the
+application has set up no MeterProvider, a recorder is dormant and times nothing until the
+first collection (see :class:`PoolMetrics`).
 
 Instruments (attribute ``db.client.connection.pool.name`` on every point; never a DSN, host,
 user name or password):
