@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -47,3 +50,20 @@ def assert_no_secret(found: dict[str, list[Any]], *secrets: str) -> None:
             assert set(attributes) <= {NAME, STATE}
             for text in attributes.values():
                 assert not any(secret in str(text) for secret in secrets), text
+
+
+def run_script(script: str, cfg: dict[str, Any]) -> str:
+    """What ``script`` prints, run by a fresh interpreter with ``cfg`` as JSON in ``argv[1]``.
+
+    For what one process can do only once (setting the global MeterProvider) or must not
+    have imported.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -7,9 +7,9 @@ interpreter.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
+
+from tests.core._metrics_helpers import run_script
 
 SCRIPT = """
 import asyncio, json, sys
@@ -76,15 +76,7 @@ loop.run_until_complete(apool.disconnect())
 def test_recorders_made_before_a_meter_provider_cost_nothing_until_the_first_collection(
     pg_database: dict[str, Any],
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(pg_database)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    out = json.loads(run_script(SCRIPT, pg_database))
     # No MeterProvider: psycopg_pool's own classes, nothing timed, nothing queued.
     assert out["before"] == ["ConnectionPool", "AsyncConnectionPool"]
     assert out["live_before"] == [False, False, False]
