@@ -92,3 +92,21 @@ def test_recorders_made_before_a_meter_provider_cost_nothing_until_the_first_col
         "wait_time connection-1": 3,
         "use_time connection-1": 3,
     }
+
+
+def test_a_disabled_sdk_leaves_the_metrics_dormant(pg_database: dict[str, Any]) -> None:
+    script = (
+        "import json, os, sys\n"
+        "os.environ['OTEL_SDK_DISABLED'] = 'true'\n"
+        "from opentelemetry import metrics\n"
+        "from opentelemetry.sdk.metrics import MeterProvider\n"
+        "from pgmonkey.connections import ConnectionPool\n"
+        "metrics.set_meter_provider(MeterProvider())\n"
+        "pool = ConnectionPool(json.loads(sys.argv[1]))\n"
+        "with pool as conn:\n"
+        "    conn.execute('SELECT 1')\n"
+        "print(type(pool.pool).__name__, pool._metrics.live, len(pool._metrics._waits))\n"
+        "pool.disconnect()\n"
+    )
+    cfg = {**pg_database, "pool_settings": {"min_size": 1, "max_size": 1}}
+    assert run_script(script, cfg).split() == ["ConnectionPool", "False", "0"]

@@ -134,6 +134,9 @@ class _Instruments:
             if provider is None
             else provider.get_meter("pgmonkey", __version__)
         )
+        # A no-op meter (an SDK disabled by OTEL_SDK_DISABLED, a NoOpMeterProvider) never
+        # collects: its recorders stay dormant.
+        self.noop = isinstance(meter, api.NoOpMeter)
         # What the observable instruments read: psycopg_pool pools and pgmonkey's unpooled
         # connections, each with its recorder and the function reading its counts.
         self.sources: weakref.WeakKeyDictionary[
@@ -227,10 +230,10 @@ def _pool_stats(pool: Any) -> Stats:
 class PoolMetrics:
     """What one pool (or unpooled connection) records: waits, use times, creations, timeouts.
 
-    A recorder made while the application has set up no MeterProvider is *dormant*: its pool
-    is psycopg_pool's own class and its blocks time nothing, so metrics cost nothing. The
-    first collection (a MeterProvider set up since then, and its reader collecting) wakes it:
-    from then on it times every borrow.
+    A recorder made while the application has set up no MeterProvider (or a no-op one) is
+    *dormant*: its pool is psycopg_pool's own class and its blocks time nothing, so metrics
+    cost nothing. The first collection (a MeterProvider set up since then, and its reader
+    collecting) wakes it: from then on it times every borrow.
 
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
@@ -403,7 +406,9 @@ def attach(enabled: bool) -> PoolMetrics | None:
         if not found:
             found.append(_Instruments(api, provider))
             _instruments.append((provider, found[0]))
-    return PoolMetrics(found[0], live=provider is not None or not _no_provider_yet(api))
+    instruments = found[0]
+    live = not instruments.noop and (provider is not None or not _no_provider_yet(api))
+    return PoolMetrics(instruments, live=live)
 
 
 def _no_provider_yet(api: Any) -> bool:
