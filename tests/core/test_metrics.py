@@ -19,9 +19,9 @@ from pgmonkey.connections import (
     open_pool,
 )
 from pgmonkey.errors import PoolExhaustedError
-from tests.core._metrics_helpers import STATE, run_script
-from tests.core._metrics_helpers import points as _points
-from tests.core._metrics_helpers import values as _values
+from tests._metrics_helpers import STATE, run_script
+from tests._metrics_helpers import points as _points
+from tests._metrics_helpers import values as _values
 
 WORKERS = 8
 ROUNDS = 20

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.core._metrics_helpers import run_script
+from tests._metrics_helpers import run_script
 
 SCRIPT = """
 import asyncio, json, sys

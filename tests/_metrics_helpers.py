@@ -67,3 +67,13 @@ def run_script(script: str, cfg: dict[str, Any]) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def borrows(reader: InMemoryMetricReader) -> dict[str, tuple[int, int]]:
+    """The timed borrows of each pool so far: ``{pool name: (wait_time, use_time) counts}``."""
+    found = points(reader)
+    counts: dict[str, list[int]] = {}
+    for slot, metric in enumerate(("wait_time", "use_time")):
+        for point in found.get(f"db.client.connection.{metric}", []):
+            counts.setdefault(point.attributes[NAME], [0, 0])[slot] = point.count
+    return {name: (wait, use) for name, (wait, use) in counts.items()}
