@@ -302,33 +302,24 @@ class PoolMetrics:
             source.__class__ = self._timed_class
         self.live = True
 
-    def acquire(self, lock: threading.Lock, me: Hashable) -> float:
-        """Take an unpooled connection's ``lock``, counted as pending while it waits.
+    def wait_turn(self, lock: threading.Lock, me: Hashable) -> None:
+        """Take an unpooled connection's ``lock`` that another block holds, counted as pending.
 
-        Returns:
-            When the block started (``perf_counter()``), for :meth:`waited`.
+        The block tries ``lock.acquire(False)`` first: only a block that must wait calls this.
         """
-        start = perf_counter()
-        if not lock.acquire(blocking=False):
-            self.waiting.add(me)
-            try:
-                lock.acquire()
-            finally:
-                self.waiting.discard(me)
-        return start
+        self.waiting.add(me)
+        try:
+            lock.acquire()
+        finally:
+            self.waiting.discard(me)
 
-    async def acquire_async(self, lock: Any, me: Hashable) -> float:
-        """:meth:`acquire` for an ``asyncio.Lock``."""
-        start = perf_counter()
-        if lock.locked():
-            self.waiting.add(me)
-            try:
-                await lock.acquire()
-            finally:
-                self.waiting.discard(me)
-        else:
+    async def wait_turn_async(self, lock: Any, me: Hashable) -> None:
+        """:meth:`wait_turn` for an ``asyncio.Lock``."""
+        self.waiting.add(me)
+        try:
             await lock.acquire()
-        return start
+        finally:
+            self.waiting.discard(me)
 
     def lent(self, conn: Any, start: float) -> None:
         """Note that the pool lends ``conn`` now, to a borrow that began at ``start``.

@@ -180,11 +180,15 @@ class AsyncConnection(_AsyncBlocks):
             return conn
         lock = self._bind()
         metrics = self._metrics
-        if metrics is None or not metrics.live:
+        if metrics is not None and metrics.live:
+            start = perf_counter()
+            if lock.locked():
+                await metrics.wait_turn_async(lock, me)
+            else:
+                await lock.acquire()
+        else:
             metrics = None
             await lock.acquire()
-        else:
-            start = await metrics.acquire_async(lock, me)
         try:
             conn = await self._live()
         except BaseException:

@@ -144,11 +144,13 @@ class Connection(_SyncBlocks):
             self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
         metrics = self._metrics
-        if metrics is None or not metrics.live:
+        if metrics is not None and metrics.live:
+            start = perf_counter()
+            if not self._lock.acquire(False):
+                metrics.wait_turn(self._lock, me)
+        else:
             metrics = None
             self._lock.acquire()
-        else:
-            start = metrics.acquire(self._lock, me)
         try:
             conn = self.connection
         except BaseException:
