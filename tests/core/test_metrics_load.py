@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 from pgmonkey import _metrics
 from pgmonkey.connections import AsyncConnectionPool, ConnectionPool
 from pgmonkey.errors import PoolExhaustedError
-from tests.core._metrics_helpers import STATE, assert_no_secret, points, value, values
+from tests._metrics_helpers import STATE, assert_no_secret, points, value, values
 
 CANARY = "Can4ry-metrics-Pw-9x"
 WORKERS = 6

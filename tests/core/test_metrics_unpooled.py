@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from pgmonkey import load_config
 from pgmonkey.connections import AsyncConnection, Connection, ConnectionPool
 from pgmonkey.errors import ConfigValidationError
-from tests.core._metrics_helpers import NAME, STATE, assert_no_secret, points, value
+from tests._metrics_helpers import NAME, STATE, assert_no_secret, points, value
 from tests.core.test_metrics_load import CANARY, _canary_config, _secrets
 
 WORKERS = 4

@@ -3,7 +3,9 @@
 pgmonkey is an instrumentation library: it uses ``opentelemetry-api`` only (the optional extra
 ``pgmonkey-core[otel]``) and reports to the MeterProvider the application configured. When the
 API is not installed, or the configuration says ``metrics: false`` (top level, or a pool
-section's own key), no instrument is created and a block costs one ``None`` check.
+section's own key), no instrument is created and a block costs one ``None`` check. While the
+application has set up no MeterProvider, a recorder is dormant and times nothing until the
+first collection (see :class:`PoolMetrics`).
 
 Instruments (attribute ``db.client.connection.pool.name`` on every point; never a DSN, host,
 user name or password):
@@ -132,6 +134,9 @@ class _Instruments:
             if provider is None
             else provider.get_meter("pgmonkey", __version__)
         )
+        # A no-op meter (an SDK disabled by OTEL_SDK_DISABLED, a NoOpMeterProvider) never
+        # collects: its recorders stay dormant.
+        self.noop = isinstance(meter, api.NoOpMeter)
         # What the observable instruments read: psycopg_pool pools and pgmonkey's unpooled
         # connections, each with its recorder and the function reading its counts.
         self.sources: weakref.WeakKeyDictionary[
@@ -198,7 +203,10 @@ class _Instruments:
                 yield recorder, stats
 
     def _count(self, _options: Any) -> Iterator[Any]:
-        for recorder, _read in list(self.sources.values()):
+        # Runs first at each collection: a reader exists, so dormant recorders start timing.
+        for source, (recorder, _read) in list(self.sources.items()):
+            if not recorder.live:
+                recorder.wake(source)
             recorder.flush()
         for recorder, stats in self._open_sources():
             idle = stats.get("pool_available", 0)
@@ -222,29 +230,37 @@ def _pool_stats(pool: Any) -> Stats:
 class PoolMetrics:
     """What one pool (or unpooled connection) records: waits, use times, creations, timeouts.
 
+    A recorder made while the application has set up no MeterProvider (or a no-op one) is
+    *dormant*: its pool is psycopg_pool's own class and its blocks time nothing, so metrics
+    cost nothing. The first collection (a MeterProvider set up since then, and its reader
+    collecting) wakes it: from then on it times every borrow.
+
     Attributes:
         attributes: ``{"db.client.connection.pool.name": name}``, bound once.
         waiting: The callers waiting for an unpooled connection's block in progress.
-        borrowed: When each connection borrowed from the pool was handed out, by ``id()``.
+        live: Whether its borrows are timed (``False``: dormant).
     """
 
     __slots__ = (
         "_create",
         "_instruments",
+        "_timed_class",
         "_timeouts",
         "_use",
         "_uses",
         "_wait",
         "_waits",
         "attributes",
-        "borrowed",
         "idle_attributes",
+        "live",
         "used_attributes",
         "waiting",
     )
 
-    def __init__(self, instruments: _Instruments) -> None:
+    def __init__(self, instruments: _Instruments, *, live: bool = True) -> None:
         self._instruments = instruments
+        self.live = live
+        self._timed_class: type | None = None
         self.attributes: dict[str, str] = {}
         self.idle_attributes: dict[str, str] = {}
         self.used_attributes: dict[str, str] = {}
@@ -255,10 +271,16 @@ class PoolMetrics:
         self._waits: deque[float] = deque()
         self._uses: deque[float] = deque()
         self.waiting: set[Hashable] = set()
-        self.borrowed: dict[int, float] = {}
 
-    def bind(self, pool: Any) -> None:
-        """Name the points after ``pool.name`` and let the observable instruments read it."""
+    def bind(self, pool: Any, timed_class: type) -> None:
+        """Name the points after ``pool.name`` and let the observable instruments read it.
+
+        Args:
+            pool: A psycopg_pool pool: of ``timed_class`` when :attr:`live`, else of its
+                parent class, psycopg_pool's own, until :meth:`wake` changes its class.
+            timed_class: pgmonkey's subclass that times the borrows.
+        """
+        self._timed_class = timed_class
         self._register(pool, str(pool.name), _pool_stats)
         with _lock:
             _by_pool[pool] = self
@@ -270,33 +292,58 @@ class PoolMetrics:
         with _lock:
             self._instruments.sources[source] = (self, read)
 
-    def acquire(self, lock: threading.Lock, me: Hashable) -> float:
-        """Take an unpooled connection's ``lock``, counted as pending while it waits.
+    def wake(self, source: Any) -> None:
+        """Start timing the borrows of ``source``, the pool or connection this one records.
 
-        Returns:
-            When the block started (``perf_counter()``), for :meth:`waited`.
+        A dormant pool becomes an instance of the timed class; a borrow it lent before is not
+        timed when it comes back.
         """
-        start = perf_counter()
-        if not lock.acquire(blocking=False):
-            self.waiting.add(me)
-            try:
-                lock.acquire()
-            finally:
-                self.waiting.discard(me)
-        return start
+        if self._timed_class is not None and not isinstance(source, self._timed_class):
+            source.__class__ = self._timed_class
+        self.live = True
 
-    async def acquire_async(self, lock: Any, me: Hashable) -> float:
-        """:meth:`acquire` for an ``asyncio.Lock``."""
-        start = perf_counter()
-        if lock.locked():
-            self.waiting.add(me)
-            try:
-                await lock.acquire()
-            finally:
-                self.waiting.discard(me)
-        else:
+    def wait_turn(self, lock: threading.Lock, me: Hashable) -> None:
+        """Take an unpooled connection's ``lock`` that another block holds, counted as pending.
+
+        The block tries ``lock.acquire(False)`` first: only a block that must wait calls this.
+        """
+        self.waiting.add(me)
+        try:
+            lock.acquire()
+        finally:
+            self.waiting.discard(me)
+
+    async def wait_turn_async(self, lock: Any, me: Hashable) -> None:
+        """:meth:`wait_turn` for an ``asyncio.Lock``."""
+        self.waiting.add(me)
+        try:
             await lock.acquire()
-        return start
+        finally:
+            self.waiting.discard(me)
+
+    def lent(self, conn: Any, start: float) -> None:
+        """Note that the pool lends ``conn`` now, to a borrow that began at ``start``.
+
+        The time it is lent is kept on the connection (``pgmonkey_lent_at``, see
+        :class:`~pgmonkey.connections.PooledConnection`) for :meth:`returned`.
+        """
+        conn.pgmonkey_lent_at = now = perf_counter()
+        waits = self._waits
+        if len(waits) < BUFFERED:
+            waits.append(now - start)
+        else:
+            self._wait(now - start, self.attributes)
+
+    def returned(self, conn: Any) -> None:
+        """Record how long ``conn``, given back to the pool now, was held (once per loan)."""
+        lent = conn.pgmonkey_lent_at
+        if lent:
+            conn.pgmonkey_lent_at = 0.0
+            uses = self._uses
+            if len(uses) < BUFFERED:
+                uses.append(perf_counter() - lent)
+            else:
+                self._use(perf_counter() - lent, self.attributes)
 
     def waited(self, seconds: float) -> None:
         """Record the time a borrow waited for a connection (at the next collection)."""
@@ -350,7 +397,20 @@ def attach(enabled: bool) -> PoolMetrics | None:
         if not found:
             found.append(_Instruments(api, provider))
             _instruments.append((provider, found[0]))
-    return PoolMetrics(found[0])
+    instruments = found[0]
+    live = not instruments.noop and (provider is not None or not _no_provider_yet(api))
+    return PoolMetrics(instruments, live=live)
+
+
+def _no_provider_yet(api: Any) -> bool:
+    """Whether the global MeterProvider is still opentelemetry-api's placeholder.
+
+    The API hands out a proxy provider until the application sets one; its instruments drop
+    every value, and become real ones when a provider is set. The API offers no public test
+    for it, hence the class name (a renamed class makes every recorder live: correct, only
+    not free).
+    """
+    return type(api.get_meter_provider()).__name__ == "_ProxyMeterProvider"
 
 
 def attach_connection(owner: Any, enabled: bool) -> PoolMetrics | None:

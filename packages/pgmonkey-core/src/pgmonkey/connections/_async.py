@@ -180,17 +180,21 @@ class AsyncConnection(_AsyncBlocks):
             return conn
         lock = self._bind()
         metrics = self._metrics
-        start = 0.0
-        if metrics is None:
-            await lock.acquire()
+        if metrics is not None and metrics.live:
+            start = perf_counter()
+            if lock.locked():
+                await metrics.wait_turn_async(lock, me)
+            else:
+                await lock.acquire()
         else:
-            start = await metrics.acquire_async(lock, me)
+            metrics = None
+            await lock.acquire()
         try:
             conn = await self._live()
         except BaseException:
             lock.release()
             raise
-        borrowed = 0.0
+        borrowed = 0.0  # when the block got the connection; 0.0: not timed
         if metrics is not None:
             borrowed = perf_counter()
             metrics.waited(borrowed - start)
@@ -221,7 +225,7 @@ class AsyncConnection(_AsyncBlocks):
                 self._conn = None
             if self._lock is not None:
                 self._lock.release()
-            if self._metrics is not None:
+            if borrowed and self._metrics is not None:
                 self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 await self._aclose_quietly()

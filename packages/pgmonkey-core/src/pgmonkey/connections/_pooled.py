@@ -46,6 +46,8 @@ class PooledConnection(psycopg.Connection[Any]):
     """
 
     _metrics: ClassVar[PoolMetrics | None] = None
+    #: When a timed pool lent it (``perf_counter()``), 0.0 while it is in the pool.
+    pgmonkey_lent_at: float = 0.0
 
     @classmethod
     def connect(cls, conninfo: str = "", **kwargs: Any) -> PooledConnection:
@@ -69,6 +71,8 @@ class AsyncPooledConnection(psycopg.AsyncConnection[Any]):
     """The async twin of :class:`PooledConnection` (an async provider is awaited)."""
 
     _metrics: ClassVar[PoolMetrics | None] = None
+    #: When a timed pool lent it (``perf_counter()``), 0.0 while it is in the pool.
+    pgmonkey_lent_at: float = 0.0
 
     @classmethod
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> AsyncPooledConnection:

@@ -144,17 +144,19 @@ class Connection(_SyncBlocks):
             self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
         metrics = self._metrics
-        start = 0.0
-        if metrics is None:
-            self._lock.acquire()
+        if metrics is not None and metrics.live:
+            start = perf_counter()
+            if not self._lock.acquire(False):
+                metrics.wait_turn(self._lock, me)
         else:
-            start = metrics.acquire(self._lock, me)
+            metrics = None
+            self._lock.acquire()
         try:
             conn = self.connection
         except BaseException:
             self._lock.release()
             raise
-        borrowed = 0.0
+        borrowed = 0.0  # when the block got the connection; 0.0: not timed
         if metrics is not None:
             borrowed = perf_counter()
             metrics.waited(borrowed - start)
@@ -179,7 +181,7 @@ class Connection(_SyncBlocks):
             if conn.closed or conn.broken:
                 self._conn = None if self._conn is conn else self._conn
             self._lock.release()
-            if self._metrics is not None:
+            if borrowed and self._metrics is not None:
                 self._metrics.used(perf_counter() - borrowed)
             if self._retired:
                 self._close_quietly()

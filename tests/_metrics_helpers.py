@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -47,3 +50,30 @@ def assert_no_secret(found: dict[str, list[Any]], *secrets: str) -> None:
             assert set(attributes) <= {NAME, STATE}
             for text in attributes.values():
                 assert not any(secret in str(text) for secret in secrets), text
+
+
+def run_script(script: str, cfg: dict[str, Any]) -> str:
+    """What ``script`` prints, run by a fresh interpreter with ``cfg`` as JSON in ``argv[1]``.
+
+    For what one process can do only once (setting the global MeterProvider) or must not
+    have imported.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def borrows(reader: InMemoryMetricReader) -> dict[str, tuple[int, int]]:
+    """The timed borrows of each pool so far: ``{pool name: (wait_time, use_time) counts}``."""
+    found = points(reader)
+    counts: dict[str, list[int]] = {}
+    for slot, metric in enumerate(("wait_time", "use_time")):
+        for point in found.get(f"db.client.connection.{metric}", []):
+            counts.setdefault(point.attributes[NAME], [0, 0])[slot] = point.count
+    return {name: (wait, use) for name, (wait, use) in counts.items()}
