@@ -137,7 +137,6 @@ def _sort_imports(block: str) -> str:
 def generate_code(args: argparse.Namespace) -> int:
     """Validate ``args.connconfig`` and print the requested program on stdout."""
     from pgmonkey.errors import ConfigError
-
     from pgmonkey_cli._options import load_config_from_args, selected_connection_type
 
     cfg = load_config_from_args(args, resolved=False)
