@@ -1,88 +1,161 @@
-"""Connection classes for pgmonkey's pools: fresh credentials, and no secret in errors.
+"""Connection classes for pgmonkey's pools: fresh credentials, quick recovery, no secret in errors.
 
 psycopg_pool opens connections in the background and logs each failed attempt on the
 ``psycopg.pool`` logger (``error connecting in 'pool-1': ...``) before pgmonkey could see it.
 The message quotes libpq, which quotes misplaced values (a ``password=`` fragment in ``host``,
 a URL in ``dbname``). The pools pgmonkey opens make their connections with these classes, which
-resolve the credentials for each new connection (a rotated ``from_file`` secret, a
-``credential_provider``: see :mod:`pgmonkey.connections._credentials`), mask the secrets of
-the connection parameters in the error where it is raised, and time each
-connection for ``db.client.connection.create_time`` when the pool has metrics (see
-:mod:`pgmonkey._metrics`). A pooled connection is still a ``psycopg.Connection`` (or
-``AsyncConnection``).
+
+* resolve the credentials for each new connection (a rotated ``from_file`` secret, a
+  ``credential_provider``: see :mod:`pgmonkey.connections._credentials`);
+* retry an attempt that failed only because no suitable server is up yet (a failover, a
+  restart) every 0.1 s doubling to 0.5 s, for up to 5 s, before psycopg_pool's own backoff
+  (1, 2, 4 s between attempts) takes over: see :mod:`pgmonkey.connections._availability`.
+  A wrong password, a missing database or a refused setting is never retried here;
+* mask the secrets of the connection parameters in the error where it is raised;
+* time each connection for ``db.client.connection.create_time`` when the pool has metrics
+  (see :mod:`pgmonkey._metrics`).
+
+A pooled connection is still a ``psycopg.Connection`` (or ``AsyncConnection``).
+
+:func:`for_pool` makes the class of one pool, and :func:`watch` tells it its pool, so that
+the retries stop as soon as the pool is closed (``pool.close()`` waits for its workers).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
+from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import psycopg
 
 from pgmonkey.config._redact import redact_exception
+from pgmonkey.connections._availability import RetryWindow
 from pgmonkey.connections._credentials import resolve_credentials, resolve_credentials_async
 
 if TYPE_CHECKING:
     from pgmonkey._metrics import PoolMetrics
 
-__all__ = ["AsyncPooledConnection", "PooledConnection", "timed"]
+__all__ = ["AsyncPooledConnection", "PooledConnection", "for_pool", "watch"]
 
 _C = TypeVar("_C", bound=type)
 
+_CHECK_EVERY = 0.1
+"""While pausing between retries, seconds between two looks at whether the pool closed."""
 
-def timed(connection_class: _C, metrics: PoolMetrics | None) -> _C:
-    """``connection_class``, or a subclass recording each connection's creation time."""
-    if metrics is None:
-        return connection_class
+
+def for_pool(connection_class: _C, metrics: PoolMetrics | None) -> _C:
+    """A subclass of ``connection_class`` for one pool, recording to ``metrics`` if given."""
     return cast(_C, type(connection_class.__name__, (connection_class,), {"_metrics": metrics}))
 
 
-class PooledConnection(psycopg.Connection[Any]):
-    """A ``psycopg.Connection`` that connects with current credentials and quotes no secret.
+def watch(connection_class: type[Any], pool: Any) -> None:
+    """Stop the retries of ``connection_class`` (from :func:`for_pool`) once ``pool`` closes."""
+    connection_class._pgm_pool = weakref.ref(pool)
 
-    Give it to a psycopg_pool pool built elsewhere (``connection_class=PooledConnection``,
-    as :mod:`pgmonkey_django` does for Django's pool) so that each new connection re-reads a
-    rotated ``from_file`` secret and calls the ``credential_provider``.
+
+class _Retrying:
+    """What the sync and async classes share: their pool, and when it is closed.
+
+    The ``_pgm_`` prefix keeps these names apart from psycopg's own private ones (psycopg
+    reads ``_pool`` on its connections).
     """
 
     _metrics: ClassVar[PoolMetrics | None] = None
+    _pgm_pool: ClassVar[Callable[[], Any] | None] = None
+
+    @classmethod
+    def _pgm_pool_closed(cls) -> bool:
+        if cls._pgm_pool is None:
+            return False
+        pool = cls._pgm_pool()
+        return pool is None or bool(pool.closed)
+
+    @classmethod
+    def _pgm_retry_at(cls, exc: psycopg.Error, retry: RetryWindow) -> float | None:
+        """When to try again after ``exc`` (a ``perf_counter`` time), or ``None``: raise it."""
+        pause = None if cls._pgm_pool_closed() else retry.pause(exc)
+        return None if pause is None else perf_counter() + pause
+
+    @classmethod
+    def _pgm_created(cls, start: float) -> None:
+        if cls._metrics is not None:
+            cls._metrics.created(perf_counter() - start)
+
+
+class PooledConnection(_Retrying, psycopg.Connection[Any]):
+    """A ``psycopg.Connection`` for pools: current credentials, quick recovery, no secret.
+
+    Give it to a psycopg_pool pool built elsewhere (``connection_class=PooledConnection``,
+    as :mod:`pgmonkey_django` does for Django's pool) so that each new connection re-reads a
+    rotated ``from_file`` secret and calls the ``credential_provider``, and the pool gets its
+    connections back within half a second of a server becoming available again (the retries
+    of one attempt last up to 5 s; closing such a pool meanwhile waits for them).
+    """
+
+    @classmethod
+    def _pgm_pause(cls, until: float | None) -> bool:
+        """Sleep until ``until``; false at once if it is ``None`` or when the pool closes."""
+        while until is not None and not cls._pgm_pool_closed():
+            if (left := until - perf_counter()) <= 0:
+                return True
+            time.sleep(min(left, _CHECK_EVERY))
+        return False
 
     @classmethod
     def connect(cls, conninfo: str = "", **kwargs: Any) -> PooledConnection:
         """Connect as ``psycopg.Connection.connect`` does, with the credentials of now.
 
-        Secrets are masked in its errors.
+        An attempt that failed because no suitable server is up is retried for a few
+        seconds; secrets are masked in the error raised.
         """
-        start = perf_counter()
         kwargs = resolve_credentials(kwargs)
-        try:
-            conn = super().connect(conninfo, **kwargs)
-        except psycopg.Error as exc:
-            redact_exception(exc, {"conninfo": conninfo, **kwargs})
-            raise
-        if cls._metrics is not None:
-            cls._metrics.created(perf_counter() - start)
-        return conn
+        retry = RetryWindow()
+        while True:
+            start = perf_counter()
+            try:
+                conn = super().connect(conninfo, **kwargs)
+            except psycopg.Error as exc:
+                if not cls._pgm_pause(cls._pgm_retry_at(exc, retry)):
+                    redact_exception(exc, {"conninfo": conninfo, **kwargs})
+                    raise
+                continue
+            cls._pgm_created(start)
+            return conn
 
 
-class AsyncPooledConnection(psycopg.AsyncConnection[Any]):
+class AsyncPooledConnection(_Retrying, psycopg.AsyncConnection[Any]):
     """The async twin of :class:`PooledConnection` (an async provider is awaited)."""
 
-    _metrics: ClassVar[PoolMetrics | None] = None
+    @classmethod
+    async def _pgm_pause(cls, until: float | None) -> bool:
+        """Sleep until ``until``; false at once if it is ``None`` or when the pool closes."""
+        while until is not None and not cls._pgm_pool_closed():
+            if (left := until - perf_counter()) <= 0:
+                return True
+            await asyncio.sleep(min(left, _CHECK_EVERY))
+        return False
 
     @classmethod
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> AsyncPooledConnection:
         """Connect as ``psycopg.AsyncConnection.connect`` does, with the credentials of now.
 
-        Secrets are masked in its errors.
+        An attempt that failed because no suitable server is up is retried for a few
+        seconds (cancellable); secrets are masked in the error raised.
         """
-        start = perf_counter()
         kwargs = await resolve_credentials_async(kwargs)
-        try:
-            conn = await super().connect(conninfo, **kwargs)
-        except psycopg.Error as exc:
-            redact_exception(exc, {"conninfo": conninfo, **kwargs})
-            raise
-        if cls._metrics is not None:
-            cls._metrics.created(perf_counter() - start)
-        return conn
+        retry = RetryWindow()
+        while True:
+            start = perf_counter()
+            try:
+                conn = await super().connect(conninfo, **kwargs)
+            except psycopg.Error as exc:
+                if not await cls._pgm_pause(cls._pgm_retry_at(exc, retry)):
+                    redact_exception(exc, {"conninfo": conninfo, **kwargs})
+                    raise
+                continue
+            cls._pgm_created(start)
+            return conn
