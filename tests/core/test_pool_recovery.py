@@ -13,7 +13,10 @@ seconds, instead of leaving it to psycopg_pool's 1, 2, 4 s backoff. What is obse
 * closing the pool stops the retries at once: psycopg_pool waits for its workers, and says
   so in a warning when one did not stop within the ``close()`` timeout;
 * a pool opened while its server is down gets its connection once the server starts, within
-  the attempt that was running (no attempt failed, as far as psycopg_pool can tell).
+  the attempt that was running (no attempt failed, as far as psycopg_pool can tell);
+* after a restart, the first connection that fails its check at checkout has the pool discard
+  all its broken idle connections at once (``pool.check()``, which logs each one), so that
+  the request does not check them one by one with psycopg_pool's 1, 2, 4 s pauses between.
 
 The errors themselves are real ones, from real servers (:func:`unavailable` on each).
 """
@@ -142,6 +145,54 @@ def test_pool_opened_while_the_server_is_down_connects_once_it_starts(
         pool.close()
     assert stats.get("connections_errors", 0) == 0  # the refused attempts were retried inside
     assert logins(server, app)() == 1
+
+
+def sweep_records(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(failed checks at checkout, broken idle connections discarded by ``pool.check()``)."""
+    messages = [r.getMessage() for r in caplog.records if r.name == "psycopg.pool"]
+    failed = sum(m.startswith("connection failed check") for m in messages)
+    swept = sum(m.startswith("discarding broken connection") for m in messages)
+    return failed, swept
+
+
+def sweep_config(server: PostgresServer, app: str) -> dict[str, Any]:
+    cfg = pool_config(server, app)
+    settings = {"min_size": 4, "max_size": 4, "timeout": 30, "check_on_checkout": True}
+    cfg["pool_settings"] = cfg["async_pool_settings"] = settings
+    return cfg
+
+
+def test_one_broken_connection_at_checkout_sweeps_the_idle_ones(
+    server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a restart every idle connection is broken: the first failed check discards them
+    all (``pool.check()``), so the request waits for a new connection instead of checking the
+    next broken one (psycopg_pool waits 1, 2, 4 s between two failed checks of a request)."""
+    pool = open_pool(sweep_config(server, "pgm-recovery-sweep"))
+    try:
+        server.restart("fast")
+        with caplog.at_level(logging.INFO, logger="psycopg.pool"):
+            with pool.connection() as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pool.close()
+    assert sweep_records(caplog) == (1, 3), caplog.text
+
+
+def test_async_pool_sweeps_too(server: PostgresServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        pool = await open_async_pool(sweep_config(server, "pgm-recovery-sweep-async"))
+        try:
+            server.restart("fast")
+            with caplog.at_level(logging.INFO, logger="psycopg.pool"):
+                async with pool.connection() as conn:
+                    cur = await conn.execute("SELECT 1")
+                    assert await cur.fetchone() == (1,)
+        finally:
+            await pool.close()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    assert sweep_records(caplog) == (1, 3), caplog.text
 
 
 def test_which_real_errors_are_about_availability(server: PostgresServer) -> None:

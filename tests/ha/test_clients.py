@@ -35,7 +35,6 @@ from tests.ha._load import (
     wait_writable_elsewhere,
 )
 from tests.ha._scenario import (
-    DJANGO_POOL_DELAY,
     INSERT,
     check_promise,
     fault_under_write_load,
@@ -247,5 +246,5 @@ def test_django_survives_a_switchover(cluster: PatroniCluster) -> None:
         on_ports={new.port},
         old_port=old.port,
     )
-    check_promise(rep, pool_delay=DJANGO_POOL_DELAY)
+    check_promise(rep)
     assert lost_commits(new, acknowledged(rec)) == 0

@@ -21,7 +21,12 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
-from pgmonkey.connections._pooled import AsyncPooledConnection, for_pool, watch
+from pgmonkey.connections._pooled import (
+    AsyncPooledConnection,
+    check_and_sweep_async,
+    for_pool,
+    watch,
+)
 from pgmonkey.connections._pooler import check_for_pooler_async
 from pgmonkey.connections._timed_pools import new_async_pool
 from pgmonkey.connections._tls_files import refuse_special_tls_files
@@ -91,7 +96,7 @@ async def open_async_pool(
         asynchronous=True,
         name=name,
         overrides=overrides,
-        check_connection=AsyncConnectionPool.check_connection,
+        check_connection=check_and_sweep_async,
     )
     refuse_special_tls_files(plan.params)
     metrics = _metrics.attach(plan.metrics)

@@ -24,6 +24,7 @@ the retries stop as soon as the pool is closed (``pool.close()`` waits for its w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgmonkey.config._redact import redact_exception
 from pgmonkey.connections._availability import RetryWindow
@@ -39,12 +41,63 @@ from pgmonkey.connections._credentials import resolve_credentials, resolve_crede
 if TYPE_CHECKING:
     from pgmonkey._metrics import PoolMetrics
 
-__all__ = ["AsyncPooledConnection", "PooledConnection", "for_pool", "watch"]
+__all__ = [
+    "AsyncPooledConnection",
+    "PooledConnection",
+    "check_and_sweep",
+    "check_and_sweep_async",
+    "for_pool",
+    "watch",
+]
 
 _C = TypeVar("_C", bound=type)
 
 _CHECK_EVERY = 0.1
 """While pausing between retries, seconds between two looks at whether the pool closed."""
+
+
+def check_and_sweep(conn: psycopg.Connection[Any]) -> None:
+    """``check`` for pgmonkey's pools: ``ConnectionPool.check_connection``, then a sweep.
+
+    A connection found broken at checkout usually means that its server went away and took
+    every idle connection of the pool with it. psycopg_pool then checks the next idle
+    connection for the same request, waiting 1, 2, 4 s between two failed checks (psycopg_pool
+    3.3; 3.2.0 does not wait). So when the check fails, the pool's idle connections are all
+    checked at once with its public ``check()``, which discards the broken ones and replaces
+    them: the request then waits for a new connection instead. Connections of pools built
+    elsewhere (no :func:`watch`) are only checked.
+    """
+    try:
+        ConnectionPool.check_connection(conn)
+    except Exception:
+        pool = _watched_pool(conn)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.check()
+        raise
+
+
+async def check_and_sweep_async(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The async twin of :func:`check_and_sweep`."""
+    try:
+        await AsyncConnectionPool.check_connection(conn)
+    except Exception:
+        pool = _watched_pool(conn)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.check()
+        raise
+
+
+def _watched_pool(conn: Any) -> Any:
+    """The open pool that ``conn``'s class was told about by :func:`watch`, if any."""
+    return _watched_pool_of(type(conn))
+
+
+def _watched_pool_of(connection_class: type[Any]) -> Any:
+    ref = getattr(connection_class, "_pgm_pool", None)
+    pool = ref() if ref is not None else None
+    return None if pool is None or pool.closed else pool
 
 
 def for_pool(connection_class: _C, metrics: PoolMetrics | None) -> _C:
@@ -69,10 +122,7 @@ class _Retrying:
 
     @classmethod
     def _pgm_pool_closed(cls) -> bool:
-        if cls._pgm_pool is None:
-            return False
-        pool = cls._pgm_pool()
-        return pool is None or bool(pool.closed)
+        return cls._pgm_pool is not None and _watched_pool_of(cls) is None
 
     @classmethod
     def _pgm_retry_at(cls, exc: psycopg.Error, retry: RetryWindow) -> float | None:
