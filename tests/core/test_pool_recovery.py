@@ -135,7 +135,7 @@ def test_pool_opened_while_the_server_is_down_connects_once_it_starts(
     try:
         pool = open_pool(pool_config(server, app), wait=False)
     finally:
-        server.start()  # within the first attempt's retries (it takes well under 5 s)
+        server.start()  # within the first attempt's retries (it takes well under 10 s)
     try:
         pool.wait(timeout=30)
         with pool.connection() as conn:

@@ -109,9 +109,8 @@ def assert_no_pool_anywhere(entry: Any) -> None:
 def test_pool_config_golden() -> None:
     if POOLING:
         entry = build(full_config())
-        expected_pool = {"min_size": 2, "max_size": 8, "timeout": 30, "max_idle": 300}
-        expected_pool["max_lifetime"] = 1800
-        expected_pool["connection_class"] = PooledConnection
+        expected_pool: dict[str, Any] = {"min_size": 2, "max_size": 8, "timeout": 30}
+        expected_pool.update(max_idle=300, max_lifetime=1800, connection_class=PooledConnection)
         assert entry == {
             "ENGINE": ENGINE,
             "NAME": "appdb",

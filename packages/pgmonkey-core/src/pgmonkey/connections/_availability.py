@@ -31,8 +31,13 @@ import psycopg
 
 __all__ = ["FIRST_DELAY", "JITTER", "MAX_DELAY", "RETRY_WINDOW", "RetryWindow", "unavailable"]
 
-RETRY_WINDOW = 5.0
-"""Seconds after an attempt's first availability failure during which it is retried."""
+RETRY_WINDOW = 10.0
+"""Seconds after an attempt's first availability failure during which it is retried.
+
+Long enough for a failover with tuned timings (Patroni ``ttl`` 3 s: 2-4 s) to end inside the
+first window, and for one with Patroni's defaults (``ttl`` 30 s: about 30 s) to end inside
+the third (psycopg_pool pauses 1 s, then 2 s between them); short enough that psycopg_pool
+stays in charge of long outages (its growing pauses, ``reconnect_timeout``, its warnings)."""
 FIRST_DELAY = 0.1
 """Seconds before the first retry; doubled after each one, up to :data:`MAX_DELAY`."""
 MAX_DELAY = 0.5

@@ -8,7 +8,7 @@ a URL in ``dbname``). The pools pgmonkey opens make their connections with these
 * resolve the credentials for each new connection (a rotated ``from_file`` secret, a
   ``credential_provider``: see :mod:`pgmonkey.connections._credentials`);
 * retry an attempt that failed only because no suitable server is up yet (a failover, a
-  restart) every 0.1 s doubling to 0.5 s, for up to 5 s, before psycopg_pool's own backoff
+  restart) every 0.1 s doubling to 0.5 s, for up to 10 s, before psycopg_pool's own backoff
   (1, 2, 4 s between attempts) takes over: see :mod:`pgmonkey.connections._availability`.
   A wrong password, a missing database or a refused setting is never retried here;
 * mask the secrets of the connection parameters in the error where it is raised;
@@ -18,7 +18,9 @@ a URL in ``dbname``). The pools pgmonkey opens make their connections with these
 A pooled connection is still a ``psycopg.Connection`` (or ``AsyncConnection``).
 
 :func:`for_pool` makes the class of one pool, and :func:`watch` tells it its pool, so that
-the retries stop as soon as the pool is closed (``pool.close()`` waits for its workers).
+the retries stop as soon as the pool is closed (``pool.close()`` waits for its workers), and
+so that :func:`check_and_sweep`, the ``check`` of pools with ``check_on_checkout``, can have
+the pool discard all its broken idle connections when it finds one.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class PooledConnection(_Retrying, psycopg.Connection[Any]):
     as :mod:`pgmonkey_django` does for Django's pool) so that each new connection re-reads a
     rotated ``from_file`` secret and calls the ``credential_provider``, and the pool gets its
     connections back within half a second of a server becoming available again (the retries
-    of one attempt last up to 5 s; closing such a pool meanwhile waits for them).
+    of one attempt last up to 10 s; closing such a pool meanwhile waits for them).
     """
 
     @classmethod
