@@ -63,11 +63,11 @@ def check_and_sweep(conn: psycopg.Connection[Any]) -> None:
 
     A connection found broken at checkout usually means that its server went away and took
     every idle connection of the pool with it. psycopg_pool then checks the next idle
-    connection for the same request, waiting 1, 2, 4 s between two failed checks (psycopg_pool
-    3.3; 3.2.0 does not wait). So when the check fails, the pool's idle connections are all
-    checked at once with its public ``check()``, which discards the broken ones and replaces
-    them: the request then waits for a new connection instead. Connections of pools built
-    elsewhere (no :func:`watch`) are only checked.
+    connection for the same request, waiting 1, 2, 4 s between two failed checks (recent
+    psycopg_pool versions, 3.3 here; 3.2.0 does not wait). So when the check fails, the
+    pool's idle connections are all checked at once with its public ``check()``, which
+    discards the broken ones and replaces them: the request then waits for a new connection.
+    Connections of pools built elsewhere (no :func:`watch`) are only checked.
     """
     try:
         ConnectionPool.check_connection(conn)
@@ -108,7 +108,10 @@ def for_pool(connection_class: _C, metrics: PoolMetrics | None) -> _C:
 
 
 def watch(connection_class: type[Any], pool: Any) -> None:
-    """Stop the retries of ``connection_class`` (from :func:`for_pool`) once ``pool`` closes."""
+    """Tell ``connection_class`` (from :func:`for_pool`) its pool.
+
+    Its retries then stop once ``pool`` closes, and :func:`check_and_sweep` can sweep ``pool``.
+    """
     connection_class._pgm_pool = weakref.ref(pool)
 
 
