@@ -44,7 +44,7 @@ def running_health_server(health_server: PostgresServer) -> Iterator[PostgresSer
 
 
 def eventually_ready(fetch: Fetch) -> dict[str, Any]:
-    """Poll readiness after a restart: a pool reconnects on its own backoff schedule."""
+    """Poll readiness after a restart: a pool takes a moment to reconnect (Django: seconds)."""
     deadline = time.monotonic() + 60
     while True:
         status, body = fetch()

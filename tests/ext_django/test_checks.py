@@ -7,7 +7,8 @@ from typing import Any
 import django
 import pytest
 
-from pgmonkey_django import _compat
+from pgmonkey.connections import PooledConnection
+from pgmonkey_django import _compat, database_config
 from pgmonkey_django.checks import check_database
 from tests.ext_django.conftest import Project
 
@@ -55,6 +56,21 @@ def test_pool_traps() -> None:
     # check: refused by Django 5.1-6.0 ("multiple values for keyword argument 'check'").
     expected = [] if django.VERSION[:2] >= (6, 1) else ["pgmonkey.E005"]
     assert ids({"OPTIONS": {"pool": {"check": print}}}) == expected
+
+
+@pytest.mark.skipif(not POOLING, reason="needs Django >= 5.1 and psycopg_pool >= 3.2")
+def test_database_config_pool_entries_pass_the_checks() -> None:
+    """``database_config`` gives Django's pool pgmonkey's connection class: Django never
+    passes ``connection_class`` itself, so it is no E005 (nor an unknown key, E006)."""
+    cfg = {
+        "connection_type": "pool",
+        "connection_settings": {"host": "db", "dbname": "app", "user": "u", "password": "p"},
+        "pool_settings": {"max_size": 4},
+    }
+    entry = database_config(cfg)
+    assert entry["OPTIONS"]["pool"]["connection_class"] is PooledConnection
+    assert check_database("default", entry) == []
+    assert ids({"OPTIONS": {"pool": {"connection_class": PooledConnection}}}) == []
 
 
 @pytest.mark.skipif(not HAS_POOL, reason="needs Django >= 5.1")

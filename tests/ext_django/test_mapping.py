@@ -26,6 +26,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pgmonkey.connections import PooledConnection
 from pgmonkey.errors import ConfigError, ConfigValidationError
 from pgmonkey_django import (
     PgMonkeyDjangoWarning,
@@ -108,8 +109,8 @@ def assert_no_pool_anywhere(entry: Any) -> None:
 def test_pool_config_golden() -> None:
     if POOLING:
         entry = build(full_config())
-        expected_pool = {"min_size": 2, "max_size": 8, "timeout": 30, "max_idle": 300}
-        expected_pool["max_lifetime"] = 1800
+        expected_pool: dict[str, Any] = {"min_size": 2, "max_size": 8, "timeout": 30}
+        expected_pool.update(max_idle=300, max_lifetime=1800, connection_class=PooledConnection)
         assert entry == {
             "ENGINE": ENGINE,
             "NAME": "appdb",
@@ -183,12 +184,12 @@ def test_pool_false_with_conn_max_age() -> None:
 
 
 @pytest.mark.skipif(not POOLING, reason="needs Django >= 5.1 and psycopg_pool >= 3.2")
-def test_pool_true_without_pool_settings_is_true_not_an_empty_dict() -> None:
+def test_pool_true_without_pool_settings_is_never_an_empty_dict() -> None:
     cfg = full_config("normal")
     del cfg["pool_settings"]
     entry = build(cfg, pool=True)
-    # {} would be falsy, which Django reads as "no pool".
-    assert entry["OPTIONS"]["pool"] is True
+    # {} would be falsy, which Django reads as "no pool"; the connection class is pgmonkey's.
+    assert entry["OPTIONS"]["pool"] == {"connection_class": PooledConnection}
     assert entry["CONN_MAX_AGE"] == 0
     assert entry["CONN_HEALTH_CHECKS"] is False
 
@@ -275,9 +276,9 @@ def test_pool_key_invariants(
         assert (entry["CONN_MAX_AGE"] or 0) >= 0
         return
     assert entry["CONN_MAX_AGE"] == 0
-    assert pool_value is True or (pool_value and set(pool_value) <= accepted_pool_keys())
-    if isinstance(pool_value, dict):
-        assert not set(pool_value) & {"open", "kwargs", "configure", "check", "check_on_checkout"}
+    assert pool_value["connection_class"] is PooledConnection
+    assert set(pool_value) - {"connection_class"} <= accepted_pool_keys()
+    assert not set(pool_value) & {"open", "kwargs", "configure", "check", "check_on_checkout"}
     assert entry["CONN_HEALTH_CHECKS"] is bool(pool_settings.get("check_on_checkout"))
 
 
@@ -589,7 +590,11 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_lone_max_size_lowers_min_size_for_djangos_pool() -> None:
     cfg = full_config()
     cfg["pool_settings"] = {"max_size": 2}
-    assert build(cfg)["OPTIONS"]["pool"] == {"max_size": 2, "min_size": 2}
+    assert build(cfg)["OPTIONS"]["pool"] == {
+        "max_size": 2,
+        "min_size": 2,
+        "connection_class": PooledConnection,
+    }
     with pytest.raises(ConfigValidationError, match=r"min_size \(3\) cannot be greater"):
         build(cfg, options={"pool": {"min_size": 3}})
 

@@ -143,8 +143,8 @@ class Report:
         ready: Seconds from the fault until a fresh connection could do the work again (the
             test polls with a new connection every 50 ms: what a ``normal`` connection sees).
         recovery: Seconds from the fault to the end of the first successful operation of
-            ``kind`` through the load's own connections (a pool waits for its next reconnect
-            attempt: psycopg_pool backs off 1, 2, 4 s between attempts).
+            ``kind`` through the load's own connections (a pool's connection attempts are
+            retried every 0.1 s doubling to 0.5 s while no suitable server is up).
         errors: Failed operations.
         in_flight_errors: Failed operations that started before the new leader (or the
             surviving replica) accepted work: in flight at the fault, or started during the

@@ -35,7 +35,7 @@ from tests.ha._load import (
     wait_writable_elsewhere,
 )
 from tests.ha._scenario import (
-    DJANGO_POOL_DELAY,
+    DJANGO_POOL_LIMIT,
     INSERT,
     check_promise,
     fault_under_write_load,
@@ -247,5 +247,5 @@ def test_django_survives_a_switchover(cluster: PatroniCluster) -> None:
         on_ports={new.port},
         old_port=old.port,
     )
-    check_promise(rep, pool_delay=DJANGO_POOL_DELAY)
+    check_promise(rep, load_limit=DJANGO_POOL_LIMIT)
     assert lost_commits(new, acknowledged(rec)) == 0

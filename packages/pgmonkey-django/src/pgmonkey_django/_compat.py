@@ -10,11 +10,14 @@ import django
 __all__ = [
     "CHECK_IN_POOL_DICT",
     "DJANGO_POOL",
+    "DJANGO_POOL_KEYS",
     "FORBIDDEN_POOL_KEYS",
     "MIN_POOL_VERSION",
+    "PGMONKEY_POOL_KEYS",
     "accepted_pool_keys",
     "django_accepts_check",
     "django_has_pool",
+    "django_pool_keys",
     "forbidden_pool_keys",
     "pool_unavailable_reason",
     "psycopg_pool_version",
@@ -29,8 +32,14 @@ CHECK_IN_POOL_DICT = (6, 1)
 MIN_POOL_VERSION = (3, 2)
 """Django's pool passes ``check=`` to ``ConnectionPool``, which psycopg_pool 3.1 rejects."""
 
-FORBIDDEN_POOL_KEYS = frozenset({"conninfo", "connection_class", "kwargs", "open", "configure"})
+DJANGO_POOL_KEYS = frozenset({"conninfo", "kwargs", "open", "configure"})
 """Keys Django passes to ``ConnectionPool`` itself: also giving them is a ``TypeError``."""
+
+PGMONKEY_POOL_KEYS = frozenset({"connection_class"})
+"""Keys ``database_config`` sets itself (``connection_class``: pgmonkey's ``PooledConnection``)."""
+
+FORBIDDEN_POOL_KEYS = DJANGO_POOL_KEYS | PGMONKEY_POOL_KEYS
+"""Keys ``options["pool"]`` may not carry."""
 
 
 def django_has_pool(version: tuple[int, ...] | None = None) -> bool:
@@ -43,11 +52,16 @@ def django_accepts_check(version: tuple[int, ...] | None = None) -> bool:
     return tuple((version or django.VERSION)[:2]) >= CHECK_IN_POOL_DICT
 
 
-def forbidden_pool_keys(version: tuple[int, ...] | None = None) -> frozenset[str]:
+def django_pool_keys(version: tuple[int, ...] | None = None) -> frozenset[str]:
     """The ``OPTIONS["pool"]`` keys that make this Django's ``ConnectionPool()`` call fail."""
     if django_accepts_check(version):
-        return FORBIDDEN_POOL_KEYS
-    return FORBIDDEN_POOL_KEYS | {"check"}
+        return DJANGO_POOL_KEYS
+    return DJANGO_POOL_KEYS | {"check"}
+
+
+def forbidden_pool_keys(version: tuple[int, ...] | None = None) -> frozenset[str]:
+    """The keys ``options["pool"]`` of ``database_config`` may not carry on this Django."""
+    return django_pool_keys(version) | PGMONKEY_POOL_KEYS
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

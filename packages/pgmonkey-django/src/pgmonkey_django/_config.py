@@ -10,7 +10,7 @@ from typing import Any, Literal, TypedDict, Union
 
 from pgmonkey import load_config
 from pgmonkey.config import require_resolved
-from pgmonkey.connections import PooledConnection, has_dynamic_credentials, settle_pool_sizes
+from pgmonkey.connections import PooledConnection, settle_pool_sizes
 from pgmonkey.errors import ConfigValidationError
 from pgmonkey_django import _compat
 from pgmonkey_django._options import join_options, render_session_options
@@ -113,13 +113,9 @@ def _fallback_conn_max_age(pool_settings: Mapping[str, Any]) -> int:
     return DEFAULT_FALLBACK_CONN_MAX_AGE
 
 
-def _as_dict(value: Mapping[str, Any] | Literal[True]) -> dict[str, Any]:
-    return {} if value is True else dict(value)
-
-
 def _pool_options(
     pool_settings: Mapping[str, Any], extra: Any, *, source: str | None
-) -> dict[str, Any] | Literal[True]:
+) -> dict[str, Any]:
     """``pool_settings`` (+ ``options["pool"]``) as the ``OPTIONS["pool"]`` value."""
     accepted = _compat.accepted_pool_keys()
     forbidden = _compat.forbidden_pool_keys()
@@ -142,11 +138,12 @@ def _pool_options(
     if isinstance(extra, Mapping):
         for key, value in extra.items():
             if key in forbidden:
-                hint = (
-                    "use conn_health_checks=True (or pool_settings.check_on_checkout)"
-                    if key == "check"
-                    else "Django sets it itself"
-                )
+                if key == "check":
+                    hint = "use conn_health_checks=True (or pool_settings.check_on_checkout)"
+                elif key in _compat.PGMONKEY_POOL_KEYS:
+                    hint = "pgmonkey sets it (pgmonkey.connections.PooledConnection)"
+                else:
+                    hint = "Django sets it itself"
                 raise ConfigValidationError(
                     f"{key!r} cannot be given to Django {_django_version()}'s pool: {hint}",
                     key_path=("options", "pool", key),
@@ -165,8 +162,7 @@ def _pool_options(
             key_path=("options", "pool"),
         )
     settle_pool_sizes(result)
-    # An empty dict is falsy, which Django reads as "no pool".
-    return result or True
+    return result
 
 
 def _django_version() -> str:
@@ -288,7 +284,6 @@ def database_config(
             stacklevel=2,
         )
     result: DBConfig = {"ENGINE": engine}
-    rotating = has_dynamic_credentials(connection)
     for key, django_key in _DIRECT_KEYS.items():
         value = connection.pop(key, "")
         # A from_file secret stays the object it is: the pool's connections re-read it.
@@ -339,11 +334,13 @@ def database_config(
                 f"conn_max_age={conn_max_age} contradicts pool=True: Django's pool needs "
                 "CONN_MAX_AGE = 0 (conn_max_age only applies when no pool is used)"
             )
-        opts["pool"] = _pool_options(pool_settings, extra_pool, source=source)
-        if rotating:
-            # Django's pool connects through this class: each new connection re-reads a
-            # rotated from_file secret and calls the credential_provider.
-            opts["pool"] = {**_as_dict(opts["pool"]), "connection_class": PooledConnection}
+        # Django's pool connects through this class: each new connection re-reads a rotated
+        # from_file secret and calls the credential_provider, and an attempt made while no
+        # server is up (a failover, a restart) is retried within half a second.
+        opts["pool"] = {
+            **_pool_options(pool_settings, extra_pool, source=source),
+            "connection_class": PooledConnection,
+        }
         result["CONN_MAX_AGE"] = 0
     elif "credential_provider" in connection:
         raise ConfigValidationError(

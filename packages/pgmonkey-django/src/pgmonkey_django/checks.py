@@ -104,7 +104,8 @@ def check_database(alias: str, entry: Mapping[str, Any]) -> list[CheckMessage]:
 
 def _check_pool_keys(pool: Mapping[str, Any], obj: str) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    forbidden = sorted(set(pool) & _compat.forbidden_pool_keys())
+    # connection_class is database_config's own (PooledConnection): Django never passes it.
+    forbidden = sorted(set(pool) & _compat.django_pool_keys())
     if forbidden:
         hint = "Remove them: Django passes them to ConnectionPool itself."
         if "check" in forbidden:
@@ -121,7 +122,7 @@ def _check_pool_keys(pool: Mapping[str, Any], obj: str) -> list[CheckMessage]:
         )
     accepted = _compat.accepted_pool_keys()
     if accepted:
-        unknown = sorted(set(pool) - accepted - set(forbidden))
+        unknown = sorted(set(pool) - accepted - _compat.forbidden_pool_keys())
         if unknown:
             messages.append(
                 Error(

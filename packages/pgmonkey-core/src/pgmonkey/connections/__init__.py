@@ -8,6 +8,8 @@ Building blocks (each opens something new; the caller closes it):
   to connect with now (a rotated ``from_file`` secret re-read, the ``credential_provider``
   called); :class:`PooledConnection` / :class:`AsyncPooledConnection` do it for pools built
   elsewhere (``connection_class=``), and :func:`has_dynamic_credentials` tells when it matters.
+  These classes also retry, for a few seconds, a connection attempt that failed only because
+  no suitable server is up yet (a failover, a restart; see docs/scale-out.md).
 * :func:`settle_pool_sizes`: ``min_size``/``max_size`` made consistent (a lone ``max_size``
   lowers psycopg_pool's default ``min_size``), for code that builds its own pool.
 

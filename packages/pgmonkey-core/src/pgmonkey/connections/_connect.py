@@ -22,7 +22,7 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
-from pgmonkey.connections._pooled import PooledConnection, timed
+from pgmonkey.connections._pooled import PooledConnection, check_and_sweep, for_pool, watch
 from pgmonkey.connections._pooler import check_for_pooler
 from pgmonkey.connections._timed_pools import new_pool
 from pgmonkey.connections._tls_files import refuse_special_tls_files
@@ -92,7 +92,7 @@ def open_pool(
         asynchronous=False,
         name=name,
         overrides=overrides,
-        check_connection=ConnectionPool.check_connection,
+        check_connection=check_and_sweep,
     )
     refuse_special_tls_files(plan.params)
     require_sync_provider(plan.params)
@@ -105,14 +105,16 @@ def open_pool(
             raise plan.connect_error(exc, probe_params) from exc
         with probe:
             check_for_pooler(probe, plan.config, plan.params)
+    connection_class = for_pool(PooledConnection, metrics)
     pool = new_pool(
         metrics,
         conninfo="",
         kwargs=pool_kwargs_param(plan.kwargs, asynchronous=False),
         open=False,
-        connection_class=timed(PooledConnection, metrics),
+        connection_class=connection_class,
         **plan.pool_kwargs,
     )
+    watch(connection_class, pool)
     try:
         pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:

@@ -21,7 +21,12 @@ from pgmonkey.connections._params import (
     normalised,
     plan_pool,
 )
-from pgmonkey.connections._pooled import AsyncPooledConnection, timed
+from pgmonkey.connections._pooled import (
+    AsyncPooledConnection,
+    check_and_sweep_async,
+    for_pool,
+    watch,
+)
 from pgmonkey.connections._pooler import check_for_pooler_async
 from pgmonkey.connections._timed_pools import new_async_pool
 from pgmonkey.connections._tls_files import refuse_special_tls_files
@@ -91,7 +96,7 @@ async def open_async_pool(
         asynchronous=True,
         name=name,
         overrides=overrides,
-        check_connection=AsyncConnectionPool.check_connection,
+        check_connection=check_and_sweep_async,
     )
     refuse_special_tls_files(plan.params)
     metrics = _metrics.attach(plan.metrics)
@@ -103,14 +108,16 @@ async def open_async_pool(
             raise plan.connect_error(exc, probe_params) from exc
         async with probe:
             await check_for_pooler_async(probe, plan.config, plan.params)
+    connection_class = for_pool(AsyncPooledConnection, metrics)
     pool = new_async_pool(
         metrics,
         conninfo="",
         kwargs=pool_kwargs_param(plan.kwargs, asynchronous=True),
         open=False,
-        connection_class=timed(AsyncPooledConnection, metrics),
+        connection_class=connection_class,
         **plan.pool_kwargs,
     )
+    watch(connection_class, pool)
     try:
         await pool.open(wait=wait, timeout=plan.timeout)
     except PoolTimeout:

@@ -372,8 +372,8 @@ def plan_pool(
         name: The pool's name (overrides ``name`` in the section).
         overrides: Constructor arguments that win over the section (``metrics`` is
             understood too).
-        check_connection: psycopg_pool's ``check_connection`` of the pool class, used when
-            ``check_on_checkout`` is on and no ``check`` is given.
+        check_connection: The pool's ``check`` callback when ``check_on_checkout`` is on and
+            no ``check`` is given (``check_and_sweep`` of :mod:`pgmonkey.connections._pooled`).
     """
     config = normalised(cfg)
     session = "async_settings" if asynchronous else "sync_settings"
