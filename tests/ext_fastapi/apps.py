@@ -71,6 +71,11 @@ def async_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
         await conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 
+    @app.post("/deferred/conn")
+    async def deferred_conn(conn: Conn) -> dict[str, bool]:
+        await conn.execute("INSERT INTO deferred VALUES (1), (1)")
+        return {"ok": True}
+
     @app.get("/items")
     async def items(conn: Conn) -> list[list[Any]]:
         cur = await conn.execute("SELECT id, name FROM items ORDER BY id")
@@ -137,6 +142,11 @@ def sync_app(pg: PGMonkeyFastAPI, *, init_app: bool = False) -> FastAPI:
 
     @app.post("/deferred/plain")
     def deferred_plain(conn: PlainTx) -> dict[str, bool]:
+        conn.execute("INSERT INTO deferred VALUES (1), (1)")
+        return {"ok": True}
+
+    @app.post("/deferred/conn")
+    def deferred_conn(conn: Conn) -> dict[str, bool]:
         conn.execute("INSERT INTO deferred VALUES (1), (1)")
         return {"ok": True}
 

@@ -59,6 +59,26 @@ def test_failing_commit_is_a_500_with_init_app(
     assert db.items() == [(5, "plain")]
 
 
+def test_failing_commit_of_a_connection_gives_it_back(
+    db: Database, client_factory: ClientFactory, connection_type: str
+) -> None:
+    """``pg.connection`` commits on its own exit; when that COMMIT fails, nothing is kept.
+
+    A pool of one connection: had the failed exit not returned it, the next request would wait
+    for it until the pool's timeout and fail.
+    """
+    pg = PGMonkeyFastAPI(db.config_with(min_size=1, max_size=1, timeout=5), connection_type)
+    app = APPS[connection_type](pg)
+    with client_factory(app, raise_server_exceptions=False) as client:
+        client.post("/deferred/conn")  # 200 or 500: the commit may run after the response
+        assert client.post("/conn/5").status_code == 200
+        stats = app.state.pgmonkey["default"].get_stats()
+        assert stats["pool_size"] - stats["pool_available"] == 0  # nothing still lent out
+        assert db.sessions("idle in transaction") == 0
+    assert db.query("SELECT count(*) FROM deferred") == [(0,)]
+    assert db.items() == [(5, "conn")]
+
+
 def test_plain_transaction_commit_timing_per_version(
     db: Database, client_factory: ClientFactory, connection_type: str
 ) -> None:

@@ -14,7 +14,7 @@ from psycopg.rows import TupleRow
 
 from pgmonkey_fastapi._isolation import AsyncPin, SyncPin
 from pgmonkey_fastapi._pools import close_async_pool, close_pool
-from pgmonkey_fastapi._txn import borrow_async, borrow_sync
+from pgmonkey_fastapi._txn import AsyncBorrow, SyncBorrow
 
 __all__ = ["PinnedPool", "PoolRegistry"]
 
@@ -73,13 +73,13 @@ class PoolRegistry(Mapping[str, Any]):
         """
         if self._owner._isolation is not None:
             return self._borrow_pinned_async(name)
-        return borrow_async(self._pools[name], shield=shield)
+        return AsyncBorrow(self._pools[name], shield=shield)
 
     def borrow_sync(self, name: str) -> AbstractContextManager[Connection[TupleRow]]:
         """``with``: one connection of ``name`` (``pool`` mode)."""
         if self._owner._isolation is not None:
             return self._borrow_pinned(name)
-        return borrow_sync(self._pools[name])
+        return SyncBorrow(self._pools[name])
 
     def is_pinned(self, conn: Any) -> bool:
         """Whether ``conn`` is a pinned test connection (transactions become savepoints)."""
