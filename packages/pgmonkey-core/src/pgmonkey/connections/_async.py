@@ -180,6 +180,7 @@ class AsyncConnection(_AsyncBlocks):
             return conn
         lock = self._bind()
         metrics = self._metrics
+        start = 0.0
         if metrics is not None and metrics.live:
             start = perf_counter()
             if lock.locked():

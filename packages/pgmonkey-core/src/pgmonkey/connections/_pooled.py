@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -125,7 +124,7 @@ class _Retrying:
     _metrics: ClassVar[PoolMetrics | None] = None
     #: When a timed pool lent it (``perf_counter()``), 0.0 while it is in the pool.
     pgmonkey_lent_at: float = 0.0
-    _pgm_pool: ClassVar[Callable[[], Any] | None] = None
+    _pgm_pool: ClassVar[weakref.ref[Any] | None] = None
 
     @classmethod
     def _pgm_pool_closed(cls) -> bool:

@@ -144,6 +144,7 @@ class Connection(_SyncBlocks):
             self._blocks.set((*stack, (me, conn, savepoint, 0.0)))
             return conn
         metrics = self._metrics
+        start = 0.0
         if metrics is not None and metrics.live:
             start = perf_counter()
             if not self._lock.acquire(False):
