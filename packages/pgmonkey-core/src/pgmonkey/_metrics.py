@@ -328,22 +328,14 @@ class PoolMetrics:
         :class:`~pgmonkey.connections.PooledConnection`) for :meth:`returned`.
         """
         conn.pgmonkey_lent_at = now = perf_counter()
-        waits = self._waits
-        if len(waits) < BUFFERED:
-            waits.append(now - start)
-        else:
-            self._wait(now - start, self.attributes)
+        self.waited(now - start)
 
     def returned(self, conn: Any) -> None:
         """Record how long ``conn``, given back to the pool now, was held (once per loan)."""
         lent = conn.pgmonkey_lent_at
         if lent:
             conn.pgmonkey_lent_at = 0.0
-            uses = self._uses
-            if len(uses) < BUFFERED:
-                uses.append(perf_counter() - lent)
-            else:
-                self._use(perf_counter() - lent, self.attributes)
+            self.used(perf_counter() - lent)
 
     def waited(self, seconds: float) -> None:
         """Record the time a borrow waited for a connection (at the next collection)."""
