@@ -118,7 +118,12 @@ def test_wrong_password_is_not_retried(server: PostgresServer) -> None:
     failed = rf'password authentication failed for user "{ROLE}"'
     pool = open_pool(cfg, wait=False)
     try:
-        wait_until(lambda: logged(server, failed) >= 2, "two failed logins")
+        # The server logs a failed login before the client gets the error and psycopg_pool
+        # counts it: wait for both.
+        wait_until(
+            lambda: logged(server, failed) >= 2 and pool.get_stats()["connections_errors"] >= 2,
+            "two failed logins, seen by the server and counted by the pool",
+        )
         seen = logged(server, failed)
         stats = pool.get_stats()
     finally:
